@@ -1,0 +1,4 @@
+//! The runkv store server.
+
+pub mod clock;
+pub mod store;
