@@ -145,10 +145,7 @@ impl ErrorCode {
     /// conditional write whose first attempt may have landed could report a
     /// conflict with itself.
     pub const fn retryable(self) -> bool {
-        matches!(
-            self,
-            Self::StorageUnavailable | Self::Network | Self::Timeout
-        )
+        matches!(self, Self::StorageUnavailable | Self::Network | Self::Timeout)
     }
 }
 
@@ -173,10 +170,7 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// The body for `code` with a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            error: message.into(),
-            code: code.as_str().to_owned(),
-        }
+        Self { error: message.into(), code: code.as_str().to_owned() }
     }
 }
 
@@ -196,10 +190,7 @@ mod tests {
 
     #[test]
     fn not_found_and_no_route_are_different_codes() {
-        assert_ne!(
-            ErrorCode::KeyNotFound.as_str(),
-            ErrorCode::RouteNotFound.as_str()
-        );
+        assert_ne!(ErrorCode::KeyNotFound.as_str(), ErrorCode::RouteNotFound.as_str());
         assert_eq!(ErrorCode::KeyNotFound.status(), Some(404));
         assert_eq!(ErrorCode::RouteNotFound.status(), Some(404));
     }

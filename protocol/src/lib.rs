@@ -37,10 +37,7 @@ pub struct ProtocolError {
 
 impl ProtocolError {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

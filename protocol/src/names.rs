@@ -24,10 +24,7 @@ pub fn validate_namespace(ns: &str) -> Result<(), ProtocolError> {
     if ns.len() > MAX_NAMESPACE_LEN {
         return fail("it is too long");
     }
-    if !ns
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
+    if !ns.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
         return fail("it has a character outside the allowed set");
     }
     if ns == "." || ns == ".." {
@@ -46,18 +43,12 @@ pub fn validate_namespace(ns: &str) -> Result<(), ProtocolError> {
 /// never be addressed reliably.
 pub fn validate_key(key: &str, max_bytes: usize) -> Result<(), ProtocolError> {
     if key.is_empty() {
-        return Err(ProtocolError::new(
-            ErrorCode::InvalidKey,
-            "invalid key: it is empty",
-        ));
+        return Err(ProtocolError::new(ErrorCode::InvalidKey, "invalid key: it is empty"));
     }
     if key.len() > max_bytes {
         return Err(ProtocolError::new(
             ErrorCode::InvalidKey,
-            format!(
-                "invalid key: it is {} bytes, the limit is {max_bytes}",
-                key.len()
-            ),
+            format!("invalid key: it is {} bytes, the limit is {max_bytes}", key.len()),
         ));
     }
     if key == "." || key == ".." {
@@ -91,24 +82,11 @@ mod tests {
 
     #[test]
     fn keys() {
-        for ok in [
-            "a",
-            " ",
-            "a/b",
-            "?#%+",
-            "%41",
-            "...",
-            "é",
-            "🦀",
-            &"k".repeat(1024),
-        ] {
+        for ok in ["a", " ", "a/b", "?#%+", "%41", "...", "é", "🦀", &"k".repeat(1024)] {
             assert!(validate_key_default(ok).is_ok(), "{ok}");
         }
         for bad in ["", ".", "..", &"k".repeat(1025), &"é".repeat(513)] {
-            assert_eq!(
-                validate_key_default(bad).unwrap_err().code,
-                ErrorCode::InvalidKey
-            );
+            assert_eq!(validate_key_default(bad).unwrap_err().code, ErrorCode::InvalidKey);
         }
     }
 }

@@ -8,11 +8,8 @@ use crate::{validate_namespace, ErrorCode, ProtocolError};
 /// Bytes left as they are in an encoded key: RFC 3986's unreserved set.
 /// Everything else, `/ ? # % +` and space included, is percent-encoded, so a
 /// key is always exactly one path segment.
-const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const KEY_SEGMENT: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Percent-encodes a key (or any string) as a single URL path segment.
 pub fn encode_segment(s: &str) -> String {
@@ -40,15 +37,9 @@ pub fn decode_segment(raw: &str) -> Result<String, ProtocolError> {
         }
         i = at + 3;
     }
-    percent_decode_str(raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| {
-            ProtocolError::new(
-                ErrorCode::InvalidKey,
-                "invalid key: escapes decode to invalid UTF-8",
-            )
-        })
+    percent_decode_str(raw).decode_utf8().map(|s| s.into_owned()).map_err(|_| {
+        ProtocolError::new(ErrorCode::InvalidKey, "invalid key: escapes decode to invalid UTF-8")
+    })
 }
 
 /// The three data operations and their endpoints.
@@ -83,9 +74,7 @@ impl Op {
 
     /// The operation served at an endpoint name.
     pub fn from_endpoint(s: &str) -> Option<Op> {
-        [Op::Get, Op::Set, Op::Delete]
-            .into_iter()
-            .find(|op| op.endpoint() == s)
+        [Op::Get, Op::Set, Op::Delete].into_iter().find(|op| op.endpoint() == s)
     }
 
     /// Whether the operation changes data (and so needs write access).
@@ -135,11 +124,7 @@ pub fn parse_data_path(path: &str) -> Result<Option<DataPath>, ProtocolError> {
     validate_namespace(namespace)?;
     let key = decode_segment(raw_key)?;
     validate_key_default(&key)?;
-    Ok(Some(DataPath {
-        op,
-        namespace: namespace.to_owned(),
-        key,
-    }))
+    Ok(Some(DataPath { op, namespace: namespace.to_owned(), key }))
 }
 
 #[cfg(test)]
@@ -187,44 +172,22 @@ mod tests {
 
     #[test]
     fn raw_slashes_are_part_of_the_key() {
-        assert_eq!(
-            parse_data_path("/get/n/a/b/c").unwrap().unwrap().key,
-            "a/b/c"
-        );
+        assert_eq!(parse_data_path("/get/n/a/b/c").unwrap().unwrap().key, "a/b/c");
     }
 
     #[test]
     fn malformed_escapes_are_refused() {
-        for bad in [
-            "/get/n/%",
-            "/get/n/%4",
-            "/get/n/%zz",
-            "/get/n/a%g1",
-            "/get/n/%ff",
-            "/get/n/%c3",
-        ] {
-            assert_eq!(
-                parse_data_path(bad).unwrap_err().code,
-                ErrorCode::InvalidKey,
-                "{bad}"
-            );
+        for bad in
+            ["/get/n/%", "/get/n/%4", "/get/n/%zz", "/get/n/a%g1", "/get/n/%ff", "/get/n/%c3"]
+        {
+            assert_eq!(parse_data_path(bad).unwrap_err().code, ErrorCode::InvalidKey, "{bad}");
         }
     }
 
     #[test]
     fn empty_and_dot_keys_are_refused() {
-        for bad in [
-            "/get/n",
-            "/get/n/",
-            "/get/n/.",
-            "/get/n/..",
-            "/get/n/%2e%2E",
-        ] {
-            assert_eq!(
-                parse_data_path(bad).unwrap_err().code,
-                ErrorCode::InvalidKey,
-                "{bad}"
-            );
+        for bad in ["/get/n", "/get/n/", "/get/n/.", "/get/n/..", "/get/n/%2e%2E"] {
+            assert_eq!(parse_data_path(bad).unwrap_err().code, ErrorCode::InvalidKey, "{bad}");
         }
         assert!(Op::Get.path("n", "..").is_err());
     }
@@ -242,9 +205,7 @@ mod tests {
 
     #[test]
     fn other_paths_are_not_data_routes() {
-        for other in [
-            "", "/", "/get", "/healthz", "/put/n/k", "/GET/n/k", "get/n/k",
-        ] {
+        for other in ["", "/", "/get", "/healthz", "/put/n/k", "/GET/n/k", "get/n/k"] {
             assert_eq!(parse_data_path(other).unwrap(), None, "{other}");
         }
     }

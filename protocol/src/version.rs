@@ -20,10 +20,7 @@ impl Version {
     pub fn parse_etag(raw: &str) -> Option<Version> {
         let raw = raw.trim();
         let raw = raw.strip_prefix("W/").unwrap_or(raw);
-        let digits = raw
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .unwrap_or(raw);
+        let digits = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
         if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -100,10 +97,7 @@ mod tests {
         assert!(!list.matches(None));
 
         for bad in ["", "abc", "\"1\",", "**"] {
-            assert_eq!(
-                Precondition::parse(bad).unwrap_err().code,
-                ErrorCode::InvalidPrecondition
-            );
+            assert_eq!(Precondition::parse(bad).unwrap_err().code, ErrorCode::InvalidPrecondition);
         }
     }
 }
