@@ -12,6 +12,11 @@
 //! - without a condition the last write wins; deleting an absent key is not
 //!   an error.
 
+pub mod embedded;
+
+use std::path::Path;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use runkv_protocol::{Precondition, Version};
 
@@ -107,4 +112,29 @@ pub trait Store: Send + Sync + 'static {
     /// Makes everything written so far durable and releases resources.
     /// Called once at shutdown, after the last request.
     async fn close(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `spec`: `embedded` (files in `data_dir`), or a
+/// `postgres://` / `postgresql://` connection URL.
+pub async fn open(spec: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    match spec {
+        "embedded" => {
+            let dir = data_dir.to_owned();
+            let store = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    StoreError::Internal(format!("cannot create {}: {e}", dir.display()))
+                })?;
+                embedded::EmbeddedStore::open(&dir)
+            })
+            .await
+            .map_err(|e| StoreError::Internal(format!("opening the store failed: {e}")))??;
+            Ok(Arc::new(store))
+        }
+        url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Err(StoreError::Internal("this build has no PostgreSQL backend".into()))
+        }
+        other => Err(StoreError::Internal(format!(
+            "unknown store {other:?}: expected \"embedded\" or a postgres:// URL"
+        ))),
+    }
 }
