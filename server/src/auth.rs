@@ -125,10 +125,11 @@ impl Tokens {
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
-        let file: TokensFile = toml::from_str(&text)
-            .map_err(|e| format!("tokens file {}: {e}", path.display()))?;
+        let file: TokensFile =
+            toml::from_str(&text).map_err(|e| format!("tokens file {}: {e}", path.display()))?;
         for (i, entry) in file.tokens.into_iter().enumerate() {
-            let context = |e: String| format!("tokens file {}, token {}: {e}", path.display(), i + 1);
+            let context =
+                |e: String| format!("tokens file {}, token {}: {e}", path.display(), i + 1);
             let scopes = entry
                 .namespaces
                 .iter()
@@ -156,8 +157,9 @@ impl Tokens {
         let header = header.ok_or_else(|| {
             unauthorized("missing Authorization header: send \"Bearer <token>\" or \"Key <token>\"")
         })?;
-        let token = parse_authorization(header)
-            .ok_or_else(|| unauthorized("malformed Authorization header: expected \"Bearer <token>\""))?;
+        let token = parse_authorization(header).ok_or_else(|| {
+            unauthorized("malformed Authorization header: expected \"Bearer <token>\"")
+        })?;
         let grant = self.lookup(token).ok_or_else(|| unauthorized("unknown token"))?;
 
         if !grant.scopes.iter().any(|s| s.allows(ns)) {

@@ -114,10 +114,8 @@ async fn set_value(app: &App, request: Request) -> Result<Response, ApiError> {
     // Expiry is an absolute time, so that it holds across restarts.
     let now = app.clock.now_ms();
     let expires_at = ttl.map(|secs| now.saturating_add(secs.saturating_mul(1000)));
-    let outcome = app
-        .store
-        .set(&target.namespace, &target.key, value, expires_at, &condition, now)
-        .await?;
+    let outcome =
+        app.store.set(&target.namespace, &target.key, value, expires_at, &condition, now).await?;
     let version = outcome.map_err(|c| conflict(c.current))?;
     Ok(with_version(Json(SetBody { version: version.to_string() }).into_response(), version))
 }
@@ -135,7 +133,8 @@ impl App {
     /// The namespace and key a data request addresses, once the key fits this
     /// server's limit and the request's token may use the namespace.
     fn target(&self, request: &Request) -> Result<DataPath, ApiError> {
-        let target = parse_data_path(request.uri().path())?.ok_or_else(ApiError::route_not_found)?;
+        let target =
+            parse_data_path(request.uri().path())?.ok_or_else(ApiError::route_not_found)?;
         validate_key(&target.key, self.limits.max_key_bytes)?;
         let authorization = request.headers().get(header::AUTHORIZATION);
         self.tokens.authorize(authorization, &target.namespace, target.op.is_write())?;
@@ -248,8 +247,9 @@ async fn serve_static(dir: &std::path::Path, request: Request) -> Response {
     let files = ServeDir::new(dir).call_fallback_on_method_not_allowed(true).fallback(not_found);
     match files.oneshot(request).await {
         Ok(response) => response.map(Body::new),
-        Err(e) => ApiError::new(ErrorCode::Internal, format!("cannot serve a file: {e}"))
-            .into_response(),
+        Err(e) => {
+            ApiError::new(ErrorCode::Internal, format!("cannot serve a file: {e}")).into_response()
+        }
     }
 }
 

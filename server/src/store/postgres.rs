@@ -261,16 +261,18 @@ impl Store for PostgresStore {
         for attempt in 0.. {
             let params: [&(dyn ToSql + Sync); 6] =
                 [&ns, &key.as_bytes(), &value.as_bytes(), &expires, &now, &versions];
-            let rows = self.query(sql, &params).await?;
+            let rows = self.query(sql, &params[..shape.set_param_count()]).await?;
             if let Some(row) = rows.first() {
                 return Ok(Ok(version_of(row.get(0))));
             }
-            match self.conflict(ns, key, cond, now, attempt).await? {
-                Some(conflict) => return Ok(Err(conflict)),
-                None => continue,
+
+            // The condition failed on the row the statement saw.
+            let current = self.current_version(ns, key, now).await?;
+            if !retry_conflict(cond, current, attempt) {
+                return Ok(Err(Conflict { current }));
             }
         }
-        unreachable!("the loop returns")
+        unreachable!("an unbounded range never ends")
     }
 
     async fn delete(
@@ -286,22 +288,23 @@ impl Store for PostgresStore {
 
         for attempt in 0.. {
             let params: [&(dyn ToSql + Sync); 4] = [&ns, &key.as_bytes(), &now, &versions];
-            let rows = self.query(sql, &params).await?;
+            let rows = self.query(sql, &params[..shape.delete_param_count()]).await?;
             if let Some(row) = rows.first() {
                 return Ok(Ok(row.get(0)));
             }
-            // Nothing deleted: either there is nothing to delete, which
-            // satisfies any condition that an absent key satisfies, or the
+
+            // Nothing deleted: either there was nothing to delete, which is
+            // fine for any condition an absent key satisfies, or the
             // condition failed.
-            if cond.holds(None) && self.current_version(ns, key, now).await?.is_none() {
+            let current = self.current_version(ns, key, now).await?;
+            if current.is_none() && cond.holds(None) {
                 return Ok(Ok(false));
             }
-            match self.conflict(ns, key, cond, now, attempt).await? {
-                Some(conflict) => return Ok(Err(conflict)),
-                None => continue,
+            if !retry_conflict(cond, current, attempt) {
+                return Ok(Err(Conflict { current }));
             }
         }
-        unreachable!("the loop returns")
+        unreachable!("an unbounded range never ends")
     }
 
     async fn purge_expired(&self, now_ms: u64) -> Result<u64, StoreError> {
@@ -324,30 +327,17 @@ impl Store for PostgresStore {
     }
 }
 
-impl PostgresStore {
-    /// Decides what a write that changed no row reports.
-    ///
-    /// The statement checked the condition against the row it saw; by the
-    /// time the current version is read, another server may have changed the
-    /// key so that the condition now holds. Reporting a conflict with a
-    /// version that satisfies the condition would confuse the client, so in
-    /// that case the caller runs the write again (`None`): it then simply
-    /// takes effect after the other write. After [`CONFLICT_RECHECKS`] such
-    /// rounds the conflict is reported as it stands.
-    async fn conflict(
-        &self,
-        ns: &str,
-        key: &str,
-        cond: &Condition,
-        now: i64,
-        attempt: usize,
-    ) -> Result<Option<Conflict>, StoreError> {
-        let current = self.current_version(ns, key, now).await?;
-        if cond.holds(current) && attempt < CONFLICT_RECHECKS {
-            return Ok(None);
-        }
-        Ok(Some(Conflict { current }))
-    }
+/// Whether a write whose condition failed should run again rather than
+/// report a conflict.
+///
+/// The statement checked the condition against the row it saw; by the time
+/// the current version is read, another server may have changed the key so
+/// that the condition now holds. A conflict that names a version satisfying
+/// the condition would confuse the client, so the write runs again and then
+/// simply takes effect after the other one. After [`CONFLICT_RECHECKS`] such
+/// rounds the conflict is reported as it stands.
+fn retry_conflict(cond: &Condition, current: Option<Version>, attempt: usize) -> bool {
+    cond.holds(current) && attempt < CONFLICT_RECHECKS
 }
 
 /// The kinds of condition, each with its own SQL statement.
@@ -381,6 +371,26 @@ impl CondShape {
             Condition::IfNoneMatch(Precondition::Versions(v)) => {
                 (CondShape::IfNotVersion, list(v))
             }
+        }
+    }
+
+    /// How many of the set statement's parameters this shape's statement
+    /// uses: the time is unused without a condition, the version list
+    /// without versions. Unused trailing parameters must not be bound.
+    fn set_param_count(self) -> usize {
+        match self {
+            CondShape::Always => 4,
+            CondShape::IfExists | CondShape::IfAbsent => 5,
+            CondShape::IfVersion | CondShape::IfNotVersion => 6,
+        }
+    }
+
+    /// Like [`CondShape::set_param_count`], for the delete statement, which
+    /// always uses the time.
+    fn delete_param_count(self) -> usize {
+        match self {
+            CondShape::IfVersion | CondShape::IfNotVersion => 4,
+            _ => 3,
         }
     }
 
@@ -428,8 +438,8 @@ impl Sql {
         // in the projection over this subquery, so only after the lock is
         // held; see the module documentation for why that matters. A volatile
         // function keeps the planner from flattening the subquery away.
-        let key_lock = "(SELECT pg_advisory_xact_lock(hashtextextended($1 || '/', \
-                        hashtextextended($2::bytea::text, 0)))) AS key_lock";
+        let key_lock = "(SELECT pg_advisory_xact_lock(hashtextextended( \
+                        $1::text || '/' || encode($2::bytea, 'hex'), 0))) AS key_lock";
 
         let set = CondShape::ALL
             .iter()
@@ -438,7 +448,8 @@ impl Sql {
                 if shape.allows_absent() {
                     format!(
                         "INSERT INTO {table} AS e (namespace, key, value, version, expires_at_ms)
-                         SELECT $1, $2, $3, nextval('{sequence}'), $4 FROM {key_lock}
+                         SELECT $1::text, $2::bytea, $3::bytea, nextval('{sequence}'), $4::bigint
+                         FROM {key_lock}
                          ON CONFLICT (namespace, key) DO UPDATE
                          SET value = EXCLUDED.value, version = EXCLUDED.version,
                              expires_at_ms = EXCLUDED.expires_at_ms
@@ -465,7 +476,7 @@ impl Sql {
                 let predicate = shape.predicate("$3", "$4");
                 format!(
                     "DELETE FROM {table} AS e
-                     WHERE e.namespace = $1 AND e.key = $2 AND {predicate} AND $4::bigint[] IS NOT NULL
+                     WHERE e.namespace = $1 AND e.key = $2 AND {predicate}
                      RETURNING (e.expires_at_ms IS NULL OR e.expires_at_ms > $3)"
                 )
             })

@@ -156,8 +156,22 @@ pub async fn keys_are_stored_byte_exact<B: Backend>() {
     let b = B::create().await;
     let s = b.store();
     let keys = [
-        "a/b", "a?b#c", "100%", "%41", "A", "a+b", "a b", "tab\there", "é", "e\u{301}", "🦀",
-        "...", " ", "nul\0byte", "Case", "case",
+        "a/b",
+        "a?b#c",
+        "100%",
+        "%41",
+        "A",
+        "a+b",
+        "a b",
+        "tab\there",
+        "é",
+        "e\u{301}",
+        "🦀",
+        "...",
+        " ",
+        "nul\0byte",
+        "Case",
+        "case",
     ];
     for key in keys {
         set(&*s, "ns", key, &format!("value of {key}")).await;
@@ -207,7 +221,8 @@ pub async fn expired_entries_count_as_absent_for_conditions<B: Backend>() {
     let b = B::create().await;
     let s = b.store();
     let at = T0 + 1_000;
-    let v1 = s.set("ns", "k", "old".into(), Some(at), &Condition::Always, T0).await.unwrap().unwrap();
+    let v1 =
+        s.set("ns", "k", "old".into(), Some(at), &Condition::Always, T0).await.unwrap().unwrap();
 
     let later = at + 1;
     let stale = s.set("ns", "k", "x".into(), None, &if_match(v1), later).await.unwrap();
