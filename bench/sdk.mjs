@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// SDK overhead benchmark (not a test: it asserts nothing, it prints numbers).
+//
+//   node bench/sdk.mjs [--seconds 3] [--rounds 3] [--concurrency 16] [--cold-runs 7] [--pkg DIR]
+//
+// Against one real runkv-server started for this run, in one Node process:
+//
+// - Throughput: `kv.get(key)` through the built package versus a hand-written `fetch` loop
+//   sending the same request (same URL, same Authorization header, reading the JSON body),
+//   with the same number of calls in flight. The rounds alternate between the two so drift
+//   in the machine's load hits both; the median round of each is compared. The ratio
+//   fetch ops/s / SDK ops/s is the SDK's overhead (target: at most 1.1).
+// - Cold start: in a fresh `node` process, the time to import the package and the time to
+//   its first completed `get`, median of several runs, next to the same first request made
+//   with plain `fetch` in a fresh process.
+//
+// Needs target/release/runkv-server or target/debug/runkv-server (or RUNKV_SERVER_BIN) and
+// a built pkg/ (scripts/build-pkg.sh). A debug server is slower, which makes the client's
+// share of the time, and so the measured overhead, smaller: prefer a release build.
+
+import { execFile } from "node:child_process";
+import { access, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+
+import { createFixture } from "../tests/conformance/lib/fixture.mjs";
+import { startServer } from "../tests/conformance/lib/server.mjs";
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "16" },
+    "cold-runs": { type: "string", default: "7" },
+    pkg: { type: "string" },
+  },
+});
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const CONCURRENCY = Number(args.concurrency);
+const COLD_RUNS = Number(args["cold-runs"]);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+async function firstExisting(paths) {
+  for (const p of paths) {
+    try {
+      await access(p);
+      return p;
+    } catch {}
+  }
+  return null;
+}
+
+/** Runs `op` with `concurrency` calls in flight for `seconds`; returns completed ops/s. */
+async function throughput(op, seconds, concurrency) {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      await op();
+      done += 1;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return done / ((performance.now() - started) / 1000);
+}
+
+/** Runs a small ES module in a fresh `node` in the fixture app; returns its JSON output. */
+async function fresh(appDir, source) {
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", source], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH },
+  });
+  return JSON.parse(stdout.trim().split("\n").pop());
+}
+
+async function main() {
+  const serverBin =
+    process.env.RUNKV_SERVER_BIN ??
+    (await firstExisting([
+      path.join(root, "target", "release", "runkv-server"),
+      path.join(root, "target", "debug", "runkv-server"),
+    ]));
+  if (!serverBin) {
+    console.error("runkv-server is not built: run `cargo build --release -p runkv-server`");
+    process.exit(1);
+  }
+  const pkgDir = path.resolve(args.pkg ?? path.join(root, "pkg"));
+  if (!(await firstExisting([path.join(pkgDir, "dist")]))) {
+    console.error(`${pkgDir}/dist is missing: run \`scripts/build-pkg.sh\``);
+    process.exit(1);
+  }
+
+  const work = await mkdtemp(path.join(os.tmpdir(), "runkv-bench-"));
+  const server = await startServer(serverBin, work);
+  try {
+    const fixture = await createFixture(pkgDir, work, path.join(root, "tests", "conformance"));
+    // The package is imported from the fixture app, through its `exports`, as a user would.
+    const entryUrl = await fresh(
+      fixture.appDir,
+      'console.log(JSON.stringify(import.meta.resolve("runkv")))',
+    );
+    const sdk = await import(entryUrl);
+
+    const namespace = "conf-bench";
+    const key = "bench-key";
+    const value = "v".repeat(100);
+    const token = server.tokens.readWrite;
+    const kv = new sdk.KVStore(namespace, { url: server.url, token });
+    await kv.set(key, value);
+
+    const url = `${server.url}/get/${namespace}/${key}`;
+    const headers = { authorization: `Bearer ${token}` };
+    const plainGet = async () => {
+      const res = await fetch(url, { headers });
+      if (!res.ok) throw new Error(`plain fetch answered ${res.status}`);
+      const body = await res.json();
+      if (body.value !== value) throw new Error("plain fetch read a different value");
+    };
+    const sdkGet = async () => {
+      if ((await kv.get(key)) !== value) throw new Error("kv.get read a different value");
+    };
+
+    console.log(`server: ${path.relative(root, serverBin)} at ${server.url}`);
+    console.log(`node ${process.version}, ${os.cpus().length} CPUs, package ${fixture.manifest.version}`);
+    console.log(
+      `throughput: ${ROUNDS} alternating rounds of ${SECONDS} s each, ${CONCURRENCY} calls in flight`,
+    );
+
+    // Warm both paths (JIT, connection pool) before measuring.
+    await throughput(plainGet, 1, CONCURRENCY);
+    await throughput(sdkGet, 1, CONCURRENCY);
+
+    const fetchRounds = [];
+    const sdkRounds = [];
+    for (let round = 0; round < ROUNDS; round += 1) {
+      fetchRounds.push(await throughput(plainGet, SECONDS, CONCURRENCY));
+      sdkRounds.push(await throughput(sdkGet, SECONDS, CONCURRENCY));
+    }
+    const fetchOps = median(fetchRounds);
+    const sdkOps = median(sdkRounds);
+    const fmt = (xs) => xs.map((x) => x.toFixed(0)).join(", ");
+    console.log(`  plain fetch: ${fetchOps.toFixed(0)} ops/s (rounds: ${fmt(fetchRounds)})`);
+    console.log(`  kv.get:      ${sdkOps.toFixed(0)} ops/s (rounds: ${fmt(sdkRounds)})`);
+    console.log(`  overhead:    ${(fetchOps / sdkOps).toFixed(3)}x (plain fetch ops/s / kv.get ops/s; target <= 1.1x)`);
+
+    // Cold start, each run in a new process. The plain-fetch baseline pays Node's own cost
+    // of the first fetch (undici is loaded lazily), which the SDK pays too.
+    const sdkCold = `
+      const t0 = performance.now();
+      const { KVStore } = await import("runkv");
+      const t1 = performance.now();
+      const kv = new KVStore(${JSON.stringify(namespace)}, { url: ${JSON.stringify(server.url)}, token: ${JSON.stringify(token)} });
+      const v = await kv.get(${JSON.stringify(key)});
+      const t2 = performance.now();
+      if (v === null) throw new Error("missing");
+      console.log(JSON.stringify({ importMs: t1 - t0, firstCallMs: t2 - t1, totalMs: t2 - t0 }));`;
+    const fetchCold = `
+      const t0 = performance.now();
+      const res = await fetch(${JSON.stringify(url)}, { headers: ${JSON.stringify(headers)} });
+      await res.json();
+      console.log(JSON.stringify({ totalMs: performance.now() - t0 }));`;
+    const sdkRuns = [];
+    const fetchRuns = [];
+    for (let i = 0; i < COLD_RUNS; i += 1) {
+      sdkRuns.push(await fresh(fixture.appDir, sdkCold));
+      fetchRuns.push(await fresh(fixture.appDir, fetchCold));
+    }
+    const med = (runs, field) => median(runs.map((r) => r[field]));
+    console.log(`cold start in a fresh node process, median of ${COLD_RUNS} runs:`);
+    console.log(`  import("runkv"):                 ${med(sdkRuns, "importMs").toFixed(1)} ms`);
+    console.log(`  then first kv.get:               ${med(sdkRuns, "firstCallMs").toFixed(1)} ms`);
+    console.log(`  import + first kv.get:           ${med(sdkRuns, "totalMs").toFixed(1)} ms`);
+    console.log(`  first plain fetch (baseline):    ${med(fetchRuns, "totalMs").toFixed(1)} ms`);
+  } finally {
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
