@@ -2,11 +2,12 @@
 // The cross-runtime conformance suite: runs the same scenarios through the built `runkv`
 // package in every JavaScript runtime we support, against a real runkv-server.
 //
-//   node tests/conformance/run.mjs [--runtime NAME[,NAME...]] [--pkg DIR] [--keep]
+//   node tests/conformance/run.mjs [--runtime NAME[,NAME...]] [--pkg DIR] [--keep] [--verbose]
 //
 // --runtime runs only the named runtimes (`typescript` is the type check); --pkg tests
 // another package directory instead of pkg/; --keep leaves the temporary directory (the
-// fixture app, bundles, browser profile, server data) for inspection.
+// fixture app, bundles, browser profile, server data) for inspection; --verbose lists
+// passing scenarios too, with their durations.
 //
 // It builds nothing. It needs target/debug/runkv-server (or RUNKV_SERVER_BIN) and a built
 // pkg/dist, and says which command to run when either is missing. Each runtime is one line
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     runtime: { type: "string" },
     pkg: { type: "string" },
     keep: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
   },
 });
 
@@ -56,6 +58,9 @@ function report(runtime, results, expected, seconds) {
   const total = results.length + missing.length;
   const verdict = failures.length + missing.length === 0 ? "PASS" : "FAIL";
   console.log(`${verdict} ${runtime.padEnd(16)} ${ok}/${total} scenarios (${seconds.toFixed(1)} s)`);
+  if (args.verbose) {
+    for (const r of results.filter((r) => r.ok)) console.log(`     ok ${r.name} (${r.ms} ms)`);
+  }
   for (const r of failures) console.log(`     x ${r.name}\n         ${r.error.replace(/\n/g, "\n         ")}`);
   if (missing.length > 3) console.log(`     x ${missing.length} scenarios gave no result in this runtime`);
   else for (const name of missing) console.log(`     x ${name}\n         no result from this runtime`);

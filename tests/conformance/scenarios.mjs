@@ -596,6 +596,27 @@ export const scenarios = [
     },
   },
   {
+    name: "a user-supplied fetch carries every request",
+    async run({ KVStore }, config) {
+      const seen = [];
+      const kv = new KVStore(config.namespace, {
+        url: config.url,
+        token: config.tokens.readWrite,
+        fetch: (input, init) => {
+          const request = new Request(input, init);
+          seen.push(`${request.method} ${new URL(request.url).pathname}`);
+          return fetch(request);
+        },
+      });
+      const key = unique("custom-fetch");
+      await kv.set(key, "through my fetch");
+      assertEqual(await kv.get(key), "through my fetch", "get");
+      await kv.delete(key);
+      const path = `${config.namespace}/${key}`;
+      assertDeepEqual(seen, [`PUT /set/${path}`, `GET /get/${path}`, `DELETE /delete/${path}`], "requests");
+    },
+  },
+  {
     name: "settings from the process environment",
     applies: (host) => Boolean(host.env),
     async run({ KVStore }, config, host) {
