@@ -71,7 +71,10 @@ class Runner {
     };
     this.ready = this.call("configure", this.#connection()).then((reply) => {
       if (reply.ok) {
-        this.#setStatus(`ready · wasm loaded in ${formatMs(reply.result.loadMs)}`, "good");
+        this.#setStatus(`ready · wasm instance in ${formatMs(reply.result.loadMs)}`, "good");
+      } else {
+        this.#setStatus(`could not start: ${reply.error.code}`, "bad");
+        this.showError(reply.error);
       }
       return reply;
     });
@@ -370,8 +373,10 @@ function showConnection() {
   $("#namespace").textContent = NAMESPACE;
   $("#token-state").textContent = settings.token ? `•••• ${settings.token.slice(-4)}` : "none";
   $("#token-missing").hidden = Boolean(settings.token);
+  // The real token, not a placeholder: the page's own user is the one copying it.
   $("#node-command").textContent =
-    `RUNKV_URL=${settings.url} RUNKV_TOKEN=… node examples/runner.mjs --name alice`;
+    `RUNKV_URL=${settings.url} RUNKV_TOKEN=${settings.token || "<token>"} ` +
+    `node examples/runner.mjs --name alice`;
 }
 
 function start() {

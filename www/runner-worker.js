@@ -6,15 +6,28 @@
 // `{ code, status, message, retryable }`.
 import { KVStore } from "./vendor/runkv.js";
 
-// Time from the worker's start until the package (and its wasm) was ready.
-const loadMs = performance.now();
-
 let store = null;
+let wasmReadyMs = null;
+
+/**
+ * Waits until this worker's WebAssembly instance is ready and returns the time from the
+ * worker's start. The package instantiates its module in the background at import and lets
+ * calls wait for it; a read of the empty key waits the same way and is then refused by the
+ * client itself (`invalid_key`), without a request, which makes it a clean probe.
+ */
+async function wasmReady(probe) {
+  if (wasmReadyMs === null) {
+    const error = await probe.get("").then(() => null, (e) => e);
+    if (error?.code !== "invalid_key") throw error ?? new Error("the empty key was accepted");
+    wasmReadyMs = performance.now();
+  }
+  return wasmReadyMs;
+}
 
 const operations = {
-  configure({ namespace, url, token }) {
+  async configure({ namespace, url, token }) {
     store = new KVStore(namespace, { url, token });
-    return { loadMs };
+    return { loadMs: await wasmReady(store) };
   },
 
   get({ key }) {

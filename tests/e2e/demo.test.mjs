@@ -4,7 +4,7 @@
 // store, the demo at `/`, no token configured so the server generates one and prints the
 // URL to open), opens that URL, and drives the page: cross-runner reads, the failure drills,
 // the conflict and TTL demos, and a Node runner from examples/ sharing values with the page.
-// Saves a screenshot to tests/artifacts/demo.png.
+// Saves screenshots to tests/artifacts/ (demo.png, demo-end.png).
 //
 // Usage: node tests/e2e/demo.test.mjs   (after `cargo build -p runkv-server`, the package
 // build and `node scripts/vendor-pkg.mjs`; `make test` does all of it)
@@ -71,9 +71,10 @@ function runNodeRunner(base, token, args) {
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
   const done = new Promise((resolve) => child.on("exit", (code) => resolve({ code, output })));
-  return { done, output: () => output };
+  return { child, done, output: () => output };
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const runner = (page, n) => page.getByTestId(`runner-${n}`);
 const inRunner = (page, n, id) => runner(page, n).getByTestId(id);
 
@@ -234,22 +235,29 @@ test("runners can be added and removed", async () => {
 
 test("a Node runner and the page see each other's writes", async () => {
   const greeting = `hello node, from the page ${randomBytes(3).toString("hex")}`;
-  const node = runNodeRunner(server.base, server.token, [
-    "--name", "e2e-node", "--interval", "1", "--rounds", "6",
-  ]);
+  const node = runNodeRunner(server.base, server.token, ["--name", "e2e-node", "--interval", "1"]);
 
   // The page lists the Node runner once it joined the roster.
   await page.getByTestId("board").getByText("e2e-node").waitFor({ timeout: WAIT_MS });
 
-  // The Node runner prints the page's write to the key it watches.
-  for (const n of [1]) {
-    await inRunner(page, n, "key").fill("greeting");
-    await inRunner(page, n, "value").fill(greeting);
-    await act(page, n, "write");
-  }
+  // The page writes the key the Node runner watches, and the runner prints it.
+  for (const n of [1, 2, 3]) await inRunner(page, n, "key").fill("greeting");
+  await inRunner(page, 1, "value").fill(greeting);
+  await act(page, 1, "write");
+  const deadline = Date.now() + WAIT_MS;
+  while (!node.output().includes(greeting) && Date.now() < deadline) await sleep(100);
+  assert(node.output().includes(greeting), `the runner never printed the page's value:\n${node.output()}`);
+
+  await page.getByTestId("read-all").click();
+  await inRunner(page, 3, "read-value").filter({ hasText: greeting }).waitFor({ timeout: WAIT_MS });
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
+
+  // Stopped with a signal, the runner leaves the roster and exits cleanly.
+  node.child.kill("SIGINT");
   const { code, output } = await node.done;
   assertEqual(code, 0, `runner exit code (output:\n${output})`);
-  assert(output.includes(greeting), `the Node runner never printed the page's value:\n${output}`);
+  assert(output.includes("left the roster"), `the runner did not leave the roster:\n${output}`);
 });
 
 async function main() {
@@ -292,9 +300,10 @@ async function main() {
     }
   }
 
+  // The page as the tests left it; demo.png is the one taken mid-run, with a Node runner.
   mkdirSync(artifacts, { recursive: true });
-  await page.screenshot({ path: join(artifacts, "demo.png"), fullPage: true });
-  console.log(`screenshot: ${join(artifacts, "demo.png")}`);
+  await page.screenshot({ path: join(artifacts, "demo-end.png"), fullPage: true });
+  console.log(`screenshots: ${join(artifacts, "demo.png")}, demo-end.png`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0;
 }
@@ -307,7 +316,12 @@ try {
   console.log(`0 passed, ${tests.length} failed`);
 } finally {
   await browser?.close().catch(() => {});
-  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  // The server must have stopped before its data directory goes.
+  await Promise.all(
+    children
+      .filter((child) => child.exitCode === null && child.signalCode === null)
+      .map((child) => new Promise((resolve) => child.once("exit", resolve).kill("SIGTERM"))),
+  );
   rmSync(work, { recursive: true, force: true });
 }
 process.exit(ok ? 0 : 1);
