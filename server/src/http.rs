@@ -15,7 +15,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use runkv_protocol::{parse_data_path, parse_ttl, validate_key, DataPath, ErrorCode, Op};
 use runkv_protocol::{Precondition, Version};
 use serde::Serialize;
@@ -186,10 +186,19 @@ fn conflict(current: Option<Version>) -> ApiError {
     ApiError::new(ErrorCode::VersionConflict, message)
 }
 
+/// How much of an oversized body is read and thrown away before answering
+/// 413. Simple clients (Python's urllib, for one) send the whole body before
+/// they read the answer; if the server closed the connection on them
+/// instead, they would see a broken pipe rather than the 413. Past this
+/// much the connection is closed anyway, so a client cannot keep the server
+/// busy reading.
+const DISCARD_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// Reads the body as the value: raw bytes that must be UTF-8, never
 /// form-decoded whatever the Content-Type says. At most `limit` bytes are
-/// ever buffered: a declared length above the limit is refused before
-/// reading, and a streamed body is cut off once it passes the limit.
+/// ever held: a declared length far above the limit is refused before
+/// reading, and the rest of a body that passes the limit is discarded as it
+/// arrives.
 async fn read_value(request: Request, limit: usize) -> Result<String, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -197,20 +206,39 @@ async fn read_value(request: Request, limit: usize) -> Result<String, ApiError> 
             format!("the value is larger than the limit of {limit} bytes"),
         )
     };
-    let declared = request.headers().get(header::CONTENT_LENGTH);
-    if declared.and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).is_some_and(|n| n > limit as u64)
-    {
+    let limit = limit as u64;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit.saturating_add(DISCARD_LIMIT)) {
         return Err(too_large());
     }
 
-    let body = Limited::new(request.into_body(), limit).collect().await.map_err(|e| {
-        if e.downcast_ref::<LengthLimitError>().is_some() {
-            too_large()
-        } else {
+    let mut body = request.into_body();
+    let mut value = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
+    let mut received: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
             ApiError::new(ErrorCode::InvalidValue, format!("cannot read the request body: {e}"))
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        received += data.len() as u64;
+        if received <= limit {
+            value.extend_from_slice(&data);
+        } else {
+            value = Vec::new();
+            if received > limit.saturating_add(DISCARD_LIMIT) {
+                break;
+            }
         }
-    })?;
-    String::from_utf8(body.to_bytes().to_vec())
+    }
+    if received > limit {
+        return Err(too_large());
+    }
+    String::from_utf8(value)
         .map_err(|_| ApiError::new(ErrorCode::InvalidValue, "the value is not valid UTF-8"))
 }
 

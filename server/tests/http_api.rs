@@ -370,6 +370,25 @@ async fn declared_oversized_value_is_413() {
 }
 
 #[tokio::test]
+async fn a_huge_declared_length_is_refused_before_reading() {
+    let api = api_with(|app| app.limits.max_value_bytes = 100);
+    // The body never arrives: the answer must come from the header alone.
+    let (_sender, body) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = Body::from_stream(tokio_stream_of(body));
+    let request = request(Method::PUT, "/set/demo/k")
+        .header(header::CONTENT_LENGTH, "1000000000")
+        .body(body)
+        .unwrap();
+    api.send(request).await.assert_error(413, "value_too_large");
+}
+
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+#[tokio::test]
 async fn streamed_oversized_value_is_413() {
     let api = api_with(|app| app.limits.max_value_bytes = 100);
     // No Content-Length: the body arrives in chunks and is cut off at the limit.
