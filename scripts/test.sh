@@ -74,6 +74,7 @@ run_suite_if scripts/test-wasm.sh wasm scripts/test-wasm.sh
 run_suite_if tests/conformance/run.mjs conformance node tests/conformance/run.mjs
 run_suite_if tests/e2e/demo.test.mjs e2e node tests/e2e/demo.test.mjs
 run_suite_if tests/readme.test.mjs readme node --test tests/readme.test.mjs
+run_suite_if scripts/check-size.mjs size node scripts/check-size.mjs
 run_suite_if tests/fal_compat.py fal-compat \
   python3 tests/fal_compat.py "$root/target/debug/runkv-server"
 
