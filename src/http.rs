@@ -1,0 +1,127 @@
+//! One HTTP exchange, and waiting between exchanges, through the JavaScript host.
+//!
+//! The exchange itself (`fetch` with a timeout and the caller's abort signal, reading the
+//! body) is a few lines of JavaScript in the package's `host.js`: written in Rust, the
+//! same steps cost a third of the WebAssembly module in bindings and async plumbing. What
+//! to send, and what an answer or a failure means, is decided here and in `store`.
+
+use js_sys::{Function, Object, Reflect};
+use runkv_protocol::ErrorCode;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::failure::{set, Failure};
+
+// See `failure.rs` for why the module is named two ways.
+#[cfg_attr(feature = "npm-package", wasm_bindgen(raw_module = "./host.js"))]
+#[cfg_attr(not(feature = "npm-package"), wasm_bindgen(module = "/pkg/src/host.js"))]
+extern "C" {
+    #[wasm_bindgen(js_name = exchange)]
+    fn host_exchange(
+        fetch: &Function,
+        url: &str,
+        method: &str,
+        headers: &Object,
+        body: &JsValue,
+        timeout_ms: f64,
+        signal: &JsValue,
+    ) -> js_sys::Promise;
+
+    #[wasm_bindgen(js_name = sleep)]
+    fn host_sleep(ms: f64, signal: &JsValue) -> js_sys::Promise;
+}
+
+/// A request, ready to send.
+pub(crate) struct Request {
+    pub method: &'static str,
+    pub url: String,
+    /// `Authorization`, `Content-Type`, `If-Match`, ... as name/value pairs.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body, kept as the caller's JavaScript string: a large value never travels
+    /// through WebAssembly memory.
+    pub body: JsValue,
+}
+
+/// A complete answer: status, the headers the client uses, and the body text.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: JsValue,
+}
+
+/// Sends `request` once, giving up after `timeout_ms` or when `signal` fires. The body is
+/// read under the same limits.
+pub(crate) async fn send(
+    fetch: &Function,
+    request: &Request,
+    timeout_ms: f64,
+    signal: &JsValue,
+) -> Result<Reply, Failure> {
+    let headers = Object::new();
+    for (name, value) in &request.headers {
+        set(&headers, name, &JsValue::from_str(value));
+    }
+    let pending = host_exchange(
+        fetch,
+        &request.url,
+        request.method,
+        &headers,
+        &request.body,
+        timeout_ms,
+        signal,
+    );
+    let outcome = JsFuture::from(pending).await.unwrap_or_default();
+    let field = |name: &str| Reflect::get(&outcome, &name.into()).unwrap_or_default();
+
+    let Some(failure) = field("failure").as_string() else {
+        return Ok(Reply {
+            status: field("status").as_f64().unwrap_or(0.0) as u16,
+            retry_after: field("retryAfter").as_string(),
+            body: field("body"),
+        });
+    };
+    Err(match failure.as_str() {
+        "aborted" => aborted(),
+        "timeout" => Failure::new(
+            ErrorCode::Timeout,
+            format!("no answer from the runkv server within {} ms", timeout_ms as u64),
+        ),
+        _ => {
+            let detail = field("detail").as_string().unwrap_or_default();
+            Failure::new(ErrorCode::Network, format!("could not reach the runkv server: {detail}"))
+                .with_cause(field("cause"))
+        }
+    })
+}
+
+/// Waits `ms` milliseconds, or until `signal` fires (then failing with `aborted`).
+pub(crate) async fn sleep(ms: f64, signal: &JsValue) -> Result<(), Failure> {
+    let _ = JsFuture::from(host_sleep(ms, signal)).await;
+    if is_aborted(signal) {
+        return Err(aborted());
+    }
+    Ok(())
+}
+
+/// Whether an abort signal (or `undefined`) has fired.
+pub(crate) fn is_aborted(signal: &JsValue) -> bool {
+    signal.is_object() && Reflect::get(signal, &"aborted".into()).is_ok_and(|a| a.is_truthy())
+}
+
+/// The global `fetch`, looked up on `globalThis` (never `window`, which most runtimes
+/// lack).
+pub(crate) fn global_fetch() -> Result<Function, Failure> {
+    Reflect::get(&js_sys::global(), &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::ConfigMissing,
+                "this runtime has no global fetch; pass one as the fetch option of new KVStore()",
+            )
+        })
+}
+
+fn aborted() -> Failure {
+    Failure::new(ErrorCode::Aborted, "the call was aborted by its signal")
+}
