@@ -177,6 +177,7 @@ test("invalid JSON is refused in the panel before anything is sent", async () =>
   await inRunner(page, 2, "write").click();
   assertEqual(await errorCode(page, 2), "invalid_json", "error code");
   await inRunner(page, 2, "mode-text").check();
+  await inRunner(page, 2, "value").fill("hello from Runner 2");
 });
 
 test("a wrong token shows unauthorized in that runner only", async () => {
@@ -238,7 +239,7 @@ test("a Node runner and the page see each other's writes", async () => {
   const node = runNodeRunner(server.base, server.token, ["--name", "e2e-node", "--interval", "1"]);
 
   // The page lists the Node runner once it joined the roster.
-  await page.getByTestId("board").getByText("e2e-node").waitFor({ timeout: WAIT_MS });
+  await page.getByTestId("board").getByText("e2e-node", { exact: true }).waitFor({ timeout: WAIT_MS });
 
   // The page writes the key the Node runner watches, and the runner prints it.
   for (const n of [1, 2, 3]) await inRunner(page, n, "key").fill("greeting");
