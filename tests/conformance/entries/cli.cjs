@@ -4,7 +4,7 @@
 const sdk = require("runkv");
 
 const env = { set: (k, v) => (process.env[k] = v), unset: (k) => delete process.env[k] };
-const config = JSON.parse(process.env.CONFORMANCE_CONFIG);
+const config = JSON.parse(process.argv[2]);
 
 import("../scenarios.mjs")
   .then(({ runScenarios }) => runScenarios(sdk, config, { name: config.runtime, env }))

@@ -57,9 +57,9 @@ function tail(text, lines = 25) {
 /** Runs an entry file as a process and parses its result line. */
 async function runEntryProcess(cmd, args, ctx, runtime) {
   const config = ctx.configFor(runtime);
-  const out = await runProcess(cmd, args, {
+  const out = await runProcess(cmd, [...args, JSON.stringify(config)], {
     cwd: ctx.appDir,
-    env: childEnv({ CONFORMANCE_CONFIG: JSON.stringify(config) }),
+    env: childEnv({}),
   });
   const line = out.stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
   if (!line) {
@@ -90,6 +90,23 @@ export const deno = {
       ["run", "--quiet", "--no-prompt", "--allow-net", "--allow-read", "--allow-env", "entries/cli.mjs"],
       ctx,
       "deno",
+    );
+  },
+};
+
+/**
+ * Deno without --allow-env: the package may not read RUNKV_URL and RUNKV_TOKEN there, and
+ * must report missing settings as config_missing rather than a permission error.
+ */
+export const denoNoEnv = {
+  name: "deno-no-env",
+  async run(ctx) {
+    await requireBinary(ctx.bins.deno, "deno");
+    return runEntryProcess(
+      ctx.bins.deno,
+      ["run", "--quiet", "--no-prompt", "--allow-net", "--allow-read", "entries/cli.mjs"],
+      ctx,
+      "deno-no-env",
     );
   },
 };
@@ -371,4 +388,4 @@ export const viteBundle = {
   },
 };
 
-export const allRuntimes = [nodeEsm, nodeCjs, deno, bun, workerd, chromiumPage, chromiumWorker, viteBundle];
+export const allRuntimes = [nodeEsm, nodeCjs, deno, denoNoEnv, bun, workerd, chromiumPage, chromiumWorker, viteBundle];
