@@ -13,6 +13,7 @@
 //!   an error.
 
 pub mod embedded;
+pub mod postgres;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -131,7 +132,7 @@ pub async fn open(spec: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreEr
             Ok(Arc::new(store))
         }
         url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(StoreError::Internal("this build has no PostgreSQL backend".into()))
+            Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
         }
         other => Err(StoreError::Internal(format!(
             "unknown store {other:?}: expected \"embedded\" or a postgres:// URL"
