@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -207,6 +207,16 @@ test("every code block in the README is exercised by this test", () => {
   const markers = blocks.map((b) => b.marker);
   for (const name of known) {
     if (name !== "ci") assert.ok(markers.includes(name), `README lost the block ${name}`);
+  }
+});
+
+test("every relative link and script the README names exists", () => {
+  const text = readFileSync(join(root, "README.md"), "utf8");
+  const links = [...text.matchAll(/\]\(([^)#]+)(?:#[^)]*)?\)/g)].map((m) => m[1]);
+  const scripts = [...text.matchAll(/`((?:node )?((?:bench|scripts|tests|examples)\/[\w./-]+))/g)]
+    .map((m) => m[2]);
+  for (const path of [...links.filter((link) => !/^[a-z]+:/.test(link)), ...scripts]) {
+    assert.ok(existsSync(join(root, path)), `README names ${path}, which does not exist`);
   }
 });
 
