@@ -506,12 +506,19 @@ export const scenarios = [
         timeoutMs: 30_000,
         retries: false,
       });
-      await expectKVError(
-        sdk,
-        () => kv.get("k", { signal: AbortSignal.abort() }),
-        { code: "aborted", status: null, retryable: false },
-        "get with an already aborted signal",
-      );
+      const aborted = { code: "aborted", status: null, retryable: false };
+      const signal = AbortSignal.abort();
+      for (const [what, call] of [
+        ["get", () => kv.get("k", { signal })],
+        ["getEntry", () => kv.getEntry("k", { signal })],
+        ["getJson", () => kv.getJson("k", { signal })],
+        ["set", () => kv.set("k", "v", { signal })],
+        ["set with ttl", () => kv.set("k", "v", { ttl: 60, signal })],
+        ["setJson", () => kv.setJson("k", { a: 1 }, { signal })],
+        ["delete", () => kv.delete("k", { signal })],
+      ]) {
+        await expectKVError(sdk, call, aborted, `${what} with an already aborted signal`);
+      }
 
       // Aborting while the request hangs must settle the call promptly; the scenario guard
       // (far longer than the 30 s timeoutMs) catches a signal that is ignored.
@@ -650,6 +657,69 @@ export const scenarios = [
       await kv.delete(key);
       const deletes = await fakeRequests(config.fakes.flaky, `/delete/${config.namespace}/${key}`);
       assertEqual(deletes.length, 2, "DELETE requests the fake server saw");
+    },
+  },
+  {
+    name: "408, 429, 502 and 504 are retried; 500 is not",
+    async run(sdk, config) {
+      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", timeoutMs: 10_000 });
+      for (const status of [408, 429, 502, 504]) {
+        const key = unique(`status-${status}`);
+        assertEqual(await kv.get(key), "from the fake server", `get after a ${status}`);
+        const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
+        assertEqual(gets.length, 2, `GET requests after a ${status}`);
+      }
+      const key = unique("status-500");
+      await expectKVError(sdk, () => kv.get(key), { code: "internal", status: 500, retryable: false }, "get after a 500");
+      const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
+      assertEqual(gets.length, 1, "GET requests after a 500");
+    },
+  },
+  {
+    name: "retries give up: a server that stays unavailable is storage_unavailable",
+    async run(sdk, config) {
+      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", timeoutMs: 10_000 });
+      const key = unique("always-503");
+      await expectKVError(
+        sdk,
+        () => kv.get(key),
+        { code: "storage_unavailable", status: 503, retryable: true },
+        "get",
+      );
+      const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
+      assert(gets.length >= 2, `the call was not retried (${gets.length} request)`);
+    },
+  },
+  {
+    name: "an answer that is not a runkv response is invalid_response",
+    async run(sdk, config) {
+      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", retries: false });
+      await expectKVError(sdk, () => kv.get(unique("html")), { code: "invalid_response" }, "get");
+      await expectKVError(sdk, () => kv.getEntry(unique("html")), { code: "invalid_response" }, "getEntry");
+    },
+  },
+  {
+    name: "an invalid namespace is invalid_namespace",
+    async run(sdk, config) {
+      for (const namespace of ["", "a/b", "with space", ".", "n".repeat(65)]) {
+        // Refusing at construction or at the first call are both reasonable; either way it is
+        // a KVStoreError with the code, and nothing is sent (the URL points at the hanging
+        // server, so a request would time out instead).
+        let kv;
+        try {
+          kv = new sdk.KVStore(namespace, { url: config.fakes.hang, token: "t", timeoutMs: 5_000, retries: false });
+        } catch (err) {
+          assert(err instanceof sdk.KVStoreError, `new KVStore(${show(namespace)}) threw ${describeError(err)}`);
+          assertEqual(err.code, "invalid_namespace", `code for ${show(namespace)}`);
+          continue;
+        }
+        await expectKVError(
+          sdk,
+          () => kv.get("k"),
+          { code: "invalid_namespace", status: null, retryable: false },
+          `get in ${show(namespace)}`,
+        );
+      }
     },
   },
   {

@@ -81,11 +81,34 @@ async function startFake(behave) {
 
 const unavailable = { error: "storage unavailable, try again later", code: "storage_unavailable" };
 
-/** The first request for each path gets a 503 without `Retry-After`; later ones succeed. */
+/**
+ * Fails the first request for each path, then succeeds. The key chooses the failure:
+ *
+ * - `status-NNN-...`: status NNN, with a proxy's plain-text body (or, for 500, a runkv
+ *   `internal` error), to check which statuses are retried;
+ * - `always-503-...`: a 503 every time, to check that retries give up;
+ * - `html-...`: a 200 whose body is an HTML page, every time;
+ * - anything else: a runkv 503 `storage_unavailable` without `Retry-After`.
+ */
 export function startFlaky() {
   return startFake((req, res, attempt) => {
-    if (attempt === 1) send(res, 503, unavailable);
-    else send(res, 200, successBody(req.method));
+    const key = req.url.split("?")[0].split("/").slice(3).join("/");
+    if (key.startsWith("html-")) {
+      res.writeHead(200, { ...CORS_HEADERS, "content-type": "text/html", connection: "close" });
+      res.end("<!doctype html><title>Welcome to the captive portal</title>");
+      return;
+    }
+    if (key.startsWith("always-503-")) return send(res, 503, unavailable);
+    if (attempt > 1) return send(res, 200, successBody(req.method));
+
+    const status = /^status-(\d{3})-/.exec(key)?.[1];
+    if (status === "500") return send(res, 500, { error: "internal error", code: "internal" });
+    if (status) {
+      res.writeHead(Number(status), { ...CORS_HEADERS, "content-type": "text/plain", connection: "close" });
+      res.end(`${status} from a proxy`);
+      return;
+    }
+    send(res, 503, unavailable);
   });
 }
 
