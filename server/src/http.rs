@@ -30,11 +30,15 @@ use crate::{App, CorsOrigins};
 /// The router for `app`: the API, and the static site when one is configured.
 pub fn router(app: Arc<App>) -> Router {
     let cors = cors_layer(&app.cors_origins);
-    Router::new()
-        .fallback(dispatch)
-        .with_state(app)
-        .layer(cors)
-        .layer(middleware::from_fn(log_request))
+    let router = Router::new().fallback(dispatch).with_state(app).layer(cors);
+
+    // The per-request log layer costs a little on every request, so it is
+    // only installed when its lines would be written.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        router.layer(middleware::from_fn(log_request))
+    } else {
+        router
+    }
 }
 
 /// Every request comes through here: the API's routes are few and fixed, and
@@ -302,9 +306,6 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
 /// One debug line per request: method, route, namespace, status, latency.
 /// Keys, values and tokens are never logged.
 async fn log_request(request: Request, next: Next) -> Response {
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return next.run(request).await;
-    }
     let started = Instant::now();
     let method = request.method().clone();
     let mut segments = request.uri().path().trim_start_matches('/').splitn(3, '/');
