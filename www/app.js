@@ -103,7 +103,9 @@ class Runner {
     return {
       namespace: NAMESPACE,
       url: this.drills["server-down"] ? STOPPED_SERVER_URL : settings.url,
-      token: this.drills["wrong-token"] ? WRONG_TOKEN : settings.token,
+      // Without a token the store is given none, so its calls fail with config_missing,
+      // the package's own explanation, rather than with an empty token.
+      token: this.drills["wrong-token"] ? WRONG_TOKEN : settings.token || undefined,
     };
   }
 

@@ -4,7 +4,7 @@
 // store, the demo at `/`, no token configured so the server generates one and prints the
 // URL to open), opens that URL, and drives the page: cross-runner reads, the failure drills,
 // the conflict and TTL demos, and a Node runner from examples/ sharing values with the page.
-// Saves screenshots to tests/artifacts/ (demo.png, demo-end.png).
+// Saves screenshots to tests/artifacts/ (demo.png, demo-end.png, demo-no-token.png).
 //
 // Usage: node tests/e2e/demo.test.mjs   (after `cargo build -p runkv-server`, the package
 // build and `node scripts/vendor-pkg.mjs`; `make test` does all of it)
@@ -134,6 +134,21 @@ test("the printed URL opens the demo with three ready runners", async () => {
   for (const n of [1, 2, 3]) await waitReady(page, n);
   assert(await page.getByTestId("token-missing").isHidden(), "the page asks for a token");
   assertEqual(await page.getByTestId("server-url").textContent(), server.base, "server shown");
+});
+
+test("without a token the page asks for one and the runners say why they fail", async () => {
+  const bare = await browser.newPage();
+  try {
+    await bare.goto(server.base + "/");
+    await bare.getByTestId("token-missing").waitFor({ timeout: WAIT_MS });
+    await waitReady(bare, 1);
+    await act(bare, 1, "read");
+    assertEqual(await errorCode(bare, 1), "config_missing", "error code");
+    mkdirSync(artifacts, { recursive: true });
+    await bare.screenshot({ path: join(artifacts, "demo-no-token.png") });
+  } finally {
+    await bare.close();
+  }
 });
 
 test("a value written in runner 1 is read by runners 2 and 3 with the same version", async () => {
@@ -304,7 +319,7 @@ async function main() {
   // The page as the tests left it; demo.png is the one taken mid-run, with a Node runner.
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, "demo-end.png"), fullPage: true });
-  console.log(`screenshots: ${join(artifacts, "demo.png")}, demo-end.png`);
+  console.log(`screenshots: ${join(artifacts, "demo.png")}, demo-end.png, demo-no-token.png`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0;
 }
