@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Tests the SDK: its Rust unit tests, the wasm-bindgen tests in Node, in headless Chromium
+# and in a dedicated Web Worker, and smoke and memory tests of the built npm package in
+# Node (ESM and CommonJS). The full runtime matrix is the conformance suite's.
+#
+# Needs what scripts/setup.sh --test installs: wasm-bindgen-cli (its test runner),
+# Chromium and chromium-driver. Builds the package first if pkg/dist/ is missing.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+
+failed=()
+step() {
+  local name=$1
+  shift
+  printf '\n--- %s\n' "$name"
+  "$@" || failed+=("$name")
+}
+
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON=${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$PWD/tests/webdriver.json}
+wasm_test() {
+  cargo test -p runkv --target wasm32-unknown-unknown --test "$1"
+}
+
+step "unit tests" cargo test -p runkv --lib
+step "wasm in node" wasm_test node
+step "wasm in chromium" wasm_test browser
+step "wasm in a dedicated worker" wasm_test worker
+
+if [ ! -e pkg/dist/runkv_bg.wasm ]; then
+  step "package build" scripts/build-pkg.sh
+fi
+step "package size" node scripts/check-size.mjs
+step "package smoke (import and require)" node --test tests/pkg/smoke.mjs tests/pkg/smoke.cjs
+step "package memory" node --expose-gc --test tests/pkg/memory.mjs
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf '\ntest-wasm: FAILED: %s\n' "${failed[*]}"
+  exit 1
+fi
+printf '\ntest-wasm: all passed\n'
