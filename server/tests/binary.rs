@@ -153,6 +153,20 @@ async fn an_unknown_store_is_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_data_directory_serves_one_server_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Server::start(command(dir.path())).await;
+    let output = std::process::Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("in use by another process"));
+}
+
+#[tokio::test]
 async fn help_explains_every_setting() {
     let output = std::process::Command::new(BIN).arg("--help").output().unwrap();
     assert!(output.status.success());

@@ -56,8 +56,12 @@ struct Handles {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `dir` and starts its writer thread.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = Database::builder(dir).open().map_err(|e| {
-            StoreError::Internal(format!("cannot open the database in {}: {e}", dir.display()))
+        let db = Database::builder(dir).open().map_err(|e| match e {
+            fjall::Error::Locked => StoreError::Internal(format!(
+                "the data directory {} is in use by another process",
+                dir.display()
+            )),
+            e => StoreError::Internal(format!("cannot open the store in {}: {e}", dir.display())),
         })?;
         let keyspace = |name| db.keyspace(name, KeyspaceCreateOptions::default).map_err(internal);
         let data = keyspace("data")?;
