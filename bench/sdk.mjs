@@ -86,8 +86,7 @@ async function fresh(appDir, source) {
 }
 
 async function main() {
-  const serverBin =
-    process.env.RUNKV_SERVER_BIN ??
+  const serverBin = process.env.RUNKV_SERVER_BIN ??
     (await firstExisting([
       path.join(root, "target", "release", "runkv-server"),
       path.join(root, "target", "debug", "runkv-server"),
@@ -142,9 +141,12 @@ async function main() {
     };
 
     console.log(`server: ${path.relative(root, serverBin)} at ${server.url}`);
-    console.log(`node ${process.version}, ${os.cpus().length} CPUs, package ${fixture.manifest.version}`);
     console.log(
-      `throughput: ${ROUNDS} alternating rounds of ${SECONDS} s each, ${CONCURRENCY} calls in flight`,
+      `node ${process.version}, ${os.cpus().length} CPUs, package ${fixture.manifest.version}`,
+    );
+    console.log(
+      `throughput: ${ROUNDS} alternating rounds of ${SECONDS} s each, ` +
+        `${CONCURRENCY} calls in flight`,
     );
 
     // Warm both paths (JIT, connection pool) before measuring.
@@ -170,7 +172,11 @@ async function main() {
     const fmt = (xs) => xs.map((x) => x.toFixed(0)).join(", ");
     console.log(`  plain fetch: ${fetchOps.toFixed(0)} ops/s (rounds: ${fmt(fetchRounds)})`);
     console.log(`  kv.get:      ${sdkOps.toFixed(0)} ops/s (rounds: ${fmt(sdkRounds)})`);
-    console.log(`  overhead:    ${(fetchOps / sdkOps).toFixed(3)}x (plain fetch ops/s / kv.get ops/s; target <= 1.1x)`);
+    console.log(
+      `  overhead:    ${
+        (fetchOps / sdkOps).toFixed(3)
+      }x (plain fetch ops/s / kv.get ops/s; target <= 1.1x)`,
+    );
     const timedOps = median(timedRounds);
     console.log(
       `  (diagnostic) fetch with AbortSignal.timeout: ${timedOps.toFixed(0)} ops/s, ` +
@@ -178,7 +184,9 @@ async function main() {
     );
     const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
     console.log(
-      `  memory over ${sdkCalls} kv.get calls: rss ${mib(memoryBefore.rss)} -> ${mib(memoryAfter.rss)}, ` +
+      `  memory over ${sdkCalls} kv.get calls: rss ${mib(memoryBefore.rss)} -> ${
+        mib(memoryAfter.rss)
+      }, ` +
         `external+arrayBuffers ${mib(memoryBefore.external + memoryBefore.arrayBuffers)} -> ` +
         `${mib(memoryAfter.external + memoryAfter.arrayBuffers)} (includes the WebAssembly memory)`,
     );
@@ -189,7 +197,9 @@ async function main() {
       const t0 = performance.now();
       const { KVStore } = await import("runkv");
       const t1 = performance.now();
-      const kv = new KVStore(${JSON.stringify(namespace)}, { url: ${JSON.stringify(server.url)}, token: ${JSON.stringify(token)} });
+      const kv = new KVStore(${JSON.stringify(namespace)}, { url: ${
+      JSON.stringify(server.url)
+    }, token: ${JSON.stringify(token)} });
       const v = await kv.get(${JSON.stringify(key)});
       const t2 = performance.now();
       if (v === null) throw new Error("missing");

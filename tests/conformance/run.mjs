@@ -57,18 +57,27 @@ function report(runtime, results, expected, seconds) {
   failed += failures.length + missing.length;
   const total = results.length + missing.length;
   const verdict = failures.length + missing.length === 0 ? "PASS" : "FAIL";
-  console.log(`${verdict} ${runtime.padEnd(16)} ${ok}/${total} scenarios (${seconds.toFixed(1)} s)`);
+  console.log(
+    `${verdict} ${runtime.padEnd(16)} ${ok}/${total} scenarios (${seconds.toFixed(1)} s)`,
+  );
   if (args.verbose) {
     for (const r of results.filter((r) => r.ok)) console.log(`     ok ${r.name} (${r.ms} ms)`);
   }
-  for (const r of failures) console.log(`     x ${r.name}\n         ${r.error.replace(/\n/g, "\n         ")}`);
-  if (missing.length > 3) console.log(`     x ${missing.length} scenarios gave no result in this runtime`);
-  else for (const name of missing) console.log(`     x ${name}\n         no result from this runtime`);
+  for (const r of failures) {
+    console.log(`     x ${r.name}\n         ${r.error.replace(/\n/g, "\n         ")}`);
+  }
+  if (missing.length > 3) {
+    console.log(`     x ${missing.length} scenarios gave no result in this runtime`);
+  } else {for (const name of missing) {
+      console.log(`     x ${name}\n         no result from this runtime`);
+    }}
 }
 
 function reportBroken(runtime, expected, err, seconds) {
   failed += expected.length;
-  console.log(`FAIL ${runtime.padEnd(16)} 0/${expected.length} scenarios (${seconds.toFixed(1)} s)`);
+  console.log(
+    `FAIL ${runtime.padEnd(16)} 0/${expected.length} scenarios (${seconds.toFixed(1)} s)`,
+  );
   console.log(`     ${String(err?.stack ?? err).replace(/\n/g, "\n     ")}`);
 }
 
@@ -154,7 +163,8 @@ async function typeCheck(appDir) {
 }
 
 async function main() {
-  const serverBin = process.env.RUNKV_SERVER_BIN ?? path.join(root, "target", "debug", "runkv-server");
+  const serverBin = process.env.RUNKV_SERVER_BIN ??
+    path.join(root, "target", "debug", "runkv-server");
   const pkgDir = path.resolve(args.pkg ?? path.join(root, "pkg"));
   const problems = await checkPrerequisites(serverBin, pkgDir);
   if (problems.length > 0) {
@@ -166,9 +176,15 @@ async function main() {
   let selected = allRuntimes;
   if (args.runtime) {
     const wanted = args.runtime.split(",");
-    const unknown = wanted.filter((w) => w !== "typescript" && !allRuntimes.some((r) => r.name === w));
+    const unknown = wanted.filter((w) =>
+      w !== "typescript" && !allRuntimes.some((r) => r.name === w)
+    );
     if (unknown.length > 0) {
-      console.log(`unknown runtime ${unknown.join(", ")}; known: ${allRuntimes.map((r) => r.name).join(", ")}, typescript`);
+      console.log(
+        `unknown runtime ${unknown.join(", ")}; known: ${
+          allRuntimes.map((r) => r.name).join(", ")
+        }, typescript`,
+      );
       finish(2);
     }
     selected = allRuntimes.filter((r) => wanted.includes(r.name));
@@ -183,7 +199,10 @@ async function main() {
     cleanups.push(server.stop);
     const fakes = await startFakes();
     cleanups.push(fakes.close);
-    console.log(`runkv-server at ${server.url}; package ${fixture.manifest.name}@${fixture.manifest.version} installed from its packed tarball`);
+    console.log(
+      `runkv-server at ${server.url}; ${fixture.manifest.name}@${fixture.manifest.version} ` +
+        "installed from its packed tarball",
+    );
 
     const runId = Math.random().toString(36).slice(2, 8);
     let chromium;
@@ -219,7 +238,10 @@ async function main() {
     };
 
     for (const runtime of selected) {
-      const host = { name: runtime.name, env: RUNTIMES_WITH_ENV.has(runtime.name) ? {} : undefined };
+      const host = {
+        name: runtime.name,
+        env: RUNTIMES_WITH_ENV.has(runtime.name) ? {} : undefined,
+      };
       const expected = scenarios.filter((s) => !s.applies || s.applies(host)).map((s) => s.name);
       const started = Date.now();
       try {

@@ -78,7 +78,9 @@ async function rejection(start, what) {
   try {
     promise = start();
   } catch (err) {
-    fail(`${what}: threw synchronously instead of returning a rejected promise: ${describeError(err)}`);
+    fail(
+      `${what}: threw synchronously instead of returning a rejected promise: ${describeError(err)}`,
+    );
   }
   assert(
     promise !== null && typeof promise === "object" && typeof promise.then === "function",
@@ -211,7 +213,10 @@ export const scenarios = [
 
       // A prefix keeps this run's keys apart; the key itself still starts with the awkward
       // part for the unprefixed cases that only make sense at the start.
-      const keys = AWKWARD_KEYS.map((k, i) => (k.length > 1000 ? k : i % 2 ? `${prefix}${k}` : `${k}${prefix}`));
+      const keys = AWKWARD_KEYS.map((
+        k,
+        i,
+      ) => (k.length > 1000 ? k : i % 2 ? `${prefix}${k}` : `${k}${prefix}`));
       keys.push(...AWKWARD_KEYS.filter((k) => k.length < 1000));
       await Promise.all(keys.map((k, i) => kv.set(k, `value ${i}: ${k}`)));
       for (const [i, k] of keys.entries()) {
@@ -264,7 +269,10 @@ export const scenarios = [
       await kv.set(key, "lives a year", { ttl: 365 * 24 * 60 * 60 });
       assertEqual(await kv.get(key), "lives a year", "get with the longest ttl");
       for (const ttl of [0, -1, 1.5, 365 * 24 * 60 * 60 + 1]) {
-        await expectKVError(sdk, () => kv.set(key, "never", { ttl }), { code: "invalid_ttl", retryable: false }, `ttl ${ttl}`);
+        await expectKVError(sdk, () => kv.set(key, "never", { ttl }), {
+          code: "invalid_ttl",
+          retryable: false,
+        }, `ttl ${ttl}`);
       }
       assertEqual(await kv.get(key), "lives a year", "get after the refused writes");
     },
@@ -411,12 +419,19 @@ export const scenarios = [
     name: "wrong token is unauthorized",
     async run(sdk, config) {
       const kv = new sdk.KVStore(config.namespace, { url: config.url, token: "not-a-token" });
-      for (const [what, call] of [
-        ["get", () => kv.get("k")],
-        ["set", () => kv.set("k", "v")],
-        ["delete", () => kv.delete("k")],
-      ]) {
-        await expectKVError(sdk, call, { code: "unauthorized", status: 401, retryable: false }, what);
+      for (
+        const [what, call] of [
+          ["get", () => kv.get("k")],
+          ["set", () => kv.set("k", "v")],
+          ["delete", () => kv.delete("k")],
+        ]
+      ) {
+        await expectKVError(
+          sdk,
+          call,
+          { code: "unauthorized", status: 401, retryable: false },
+          what,
+        );
       }
     },
   },
@@ -427,14 +442,26 @@ export const scenarios = [
         url: config.url,
         token: config.tokens.readWrite,
       });
-      await expectKVError(sdk, () => outside.get("k"), { code: "forbidden", status: 403, retryable: false }, "get");
-      await expectKVError(sdk, () => outside.set("k", "v"), { code: "forbidden", status: 403, retryable: false }, "set");
+      await expectKVError(sdk, () => outside.get("k"), {
+        code: "forbidden",
+        status: 403,
+        retryable: false,
+      }, "get");
+      await expectKVError(sdk, () => outside.set("k", "v"), {
+        code: "forbidden",
+        status: 403,
+        retryable: false,
+      }, "set");
 
       const otherToken = new sdk.KVStore(config.namespace, {
         url: config.url,
         token: config.tokens.other,
       });
-      await expectKVError(sdk, () => otherToken.get("k"), { code: "forbidden", status: 403, retryable: false }, "other token get");
+      await expectKVError(sdk, () => otherToken.get("k"), {
+        code: "forbidden",
+        status: 403,
+        retryable: false,
+      }, "other token get");
     },
   },
   {
@@ -442,12 +469,19 @@ export const scenarios = [
     async run(sdk, config) {
       const key = unique("read-only");
       await rwStore(sdk.KVStore, config).set(key, "written by the read-write token");
-      const ro = new sdk.KVStore(config.namespace, { url: config.url, token: config.tokens.readOnly });
+      const ro = new sdk.KVStore(config.namespace, {
+        url: config.url,
+        token: config.tokens.readOnly,
+      });
       assertEqual(await ro.get(key), "written by the read-write token", "read-only get");
       const forbidden = { code: "forbidden", status: 403, retryable: false };
       await expectKVError(sdk, () => ro.set(key, "nope"), forbidden, "read-only set");
       await expectKVError(sdk, () => ro.delete(key), forbidden, "read-only delete");
-      assertEqual(await ro.get(key), "written by the read-write token", "value after refused writes");
+      assertEqual(
+        await ro.get(key),
+        "written by the read-write token",
+        "value after refused writes",
+      );
     },
   },
   {
@@ -480,8 +514,16 @@ export const scenarios = [
         token: "t",
         retries: false,
       });
-      await expectKVError(sdk, () => kv.get("k"), { code: "network", status: null, retryable: true }, "get");
-      await expectKVError(sdk, () => kv.set("k", "v"), { code: "network", status: null, retryable: true }, "set");
+      await expectKVError(sdk, () => kv.get("k"), {
+        code: "network",
+        status: null,
+        retryable: true,
+      }, "get");
+      await expectKVError(sdk, () => kv.set("k", "v"), {
+        code: "network",
+        status: null,
+        retryable: true,
+      }, "set");
     },
   },
   {
@@ -493,8 +535,16 @@ export const scenarios = [
         timeoutMs: 300,
         retries: false,
       });
-      await expectKVError(sdk, () => kv.get(unique("hang")), { code: "timeout", status: null, retryable: true }, "get");
-      await expectKVError(sdk, () => kv.set(unique("hang"), "v"), { code: "timeout", status: null, retryable: true }, "set");
+      await expectKVError(sdk, () => kv.get(unique("hang")), {
+        code: "timeout",
+        status: null,
+        retryable: true,
+      }, "get");
+      await expectKVError(sdk, () => kv.set(unique("hang"), "v"), {
+        code: "timeout",
+        status: null,
+        retryable: true,
+      }, "set");
     },
   },
   {
@@ -508,15 +558,17 @@ export const scenarios = [
       });
       const aborted = { code: "aborted", status: null, retryable: false };
       const signal = AbortSignal.abort();
-      for (const [what, call] of [
-        ["get", () => kv.get("k", { signal })],
-        ["getEntry", () => kv.getEntry("k", { signal })],
-        ["getJson", () => kv.getJson("k", { signal })],
-        ["set", () => kv.set("k", "v", { signal })],
-        ["set with ttl", () => kv.set("k", "v", { ttl: 60, signal })],
-        ["setJson", () => kv.setJson("k", { a: 1 }, { signal })],
-        ["delete", () => kv.delete("k", { signal })],
-      ]) {
+      for (
+        const [what, call] of [
+          ["get", () => kv.get("k", { signal })],
+          ["getEntry", () => kv.getEntry("k", { signal })],
+          ["getJson", () => kv.getJson("k", { signal })],
+          ["set", () => kv.set("k", "v", { signal })],
+          ["set with ttl", () => kv.set("k", "v", { ttl: 60, signal })],
+          ["setJson", () => kv.setJson("k", { a: 1 }, { signal })],
+          ["delete", () => kv.delete("k", { signal })],
+        ]
+      ) {
         await expectKVError(sdk, call, aborted, `${what} with an already aborted signal`);
       }
 
@@ -525,12 +577,22 @@ export const scenarios = [
       const controller = new AbortController();
       const call = kv.get(unique("abort"), { signal: controller.signal });
       setTimeout(() => controller.abort(), 100);
-      await expectKVError(sdk, () => call, { code: "aborted", status: null, retryable: false }, "get aborted in flight");
+      await expectKVError(
+        sdk,
+        () => call,
+        { code: "aborted", status: null, retryable: false },
+        "get aborted in flight",
+      );
 
       const setController = new AbortController();
       const setCall = kv.set(unique("abort"), "v", { signal: setController.signal });
       setTimeout(() => setController.abort(), 100);
-      await expectKVError(sdk, () => setCall, { code: "aborted", status: null, retryable: false }, "set aborted in flight");
+      await expectKVError(
+        sdk,
+        () => setCall,
+        { code: "aborted", status: null, retryable: false },
+        "set aborted in flight",
+      );
     },
   },
   {
@@ -560,7 +622,10 @@ export const scenarios = [
       const key = unique("not-a-string");
       for (const value of [42, { a: 1 }, ["x"], null, undefined, true]) {
         const err = await rejection(() => kv.set(key, value), `set ${show(value)}`);
-        assert(err instanceof TypeError, `set ${show(value)}: expected a TypeError, got ${describeError(err)}`);
+        assert(
+          err instanceof TypeError,
+          `set ${show(value)}: expected a TypeError, got ${describeError(err)}`,
+        );
         assert(
           /JSON\.stringify|seriali[sz]e/i.test(err.message),
           `set ${show(value)}: message does not say to serialise: ${show(err.message)}`,
@@ -583,12 +648,26 @@ export const scenarios = [
       } catch (err) {
         fail(`construction without settings threw: ${describeError(err)}`);
       }
-      const nothingErr = await expectKVError(sdk, () => nothing.get("k"), missing, "no options at all");
-      assert(/RUNKV_URL|RUNKV_TOKEN|url|token/.test(nothingErr.message), `message does not name the setting: ${show(nothingErr.message)}`);
+      const nothingErr = await expectKVError(
+        sdk,
+        () => nothing.get("k"),
+        missing,
+        "no options at all",
+      );
+      assert(
+        /RUNKV_URL|RUNKV_TOKEN|url|token/.test(nothingErr.message),
+        `message does not name the setting: ${show(nothingErr.message)}`,
+      );
       const urlErr = await expectKVError(sdk, () => noUrl.get("k"), missing, "no url");
-      assert(/RUNKV_URL|url/i.test(urlErr.message), `message does not name the url: ${show(urlErr.message)}`);
+      assert(
+        /RUNKV_URL|url/i.test(urlErr.message),
+        `message does not name the url: ${show(urlErr.message)}`,
+      );
       const tokenErr = await expectKVError(sdk, () => noToken.set("k", "v"), missing, "no token");
-      assert(/RUNKV_TOKEN|token/i.test(tokenErr.message), `message does not name the token: ${show(tokenErr.message)}`);
+      assert(
+        /RUNKV_TOKEN|token/i.test(tokenErr.message),
+        `message does not name the token: ${show(tokenErr.message)}`,
+      );
     },
   },
   {
@@ -620,7 +699,11 @@ export const scenarios = [
       assertEqual(await kv.get(key), "through my fetch", "get");
       await kv.delete(key);
       const path = `${config.namespace}/${key}`;
-      assertDeepEqual(seen, [`PUT /set/${path}`, `GET /get/${path}`, `DELETE /delete/${path}`], "requests");
+      assertDeepEqual(
+        seen,
+        [`PUT /set/${path}`, `GET /get/${path}`, `DELETE /delete/${path}`],
+        "requests",
+      );
     },
   },
   {
@@ -644,7 +727,11 @@ export const scenarios = [
   {
     name: "503 then 200 succeeds after a retry",
     async run({ KVStore }, config) {
-      const kv = new KVStore(config.namespace, { url: config.fakes.flaky, token: "t", timeoutMs: 10_000 });
+      const kv = new KVStore(config.namespace, {
+        url: config.fakes.flaky,
+        token: "t",
+        timeoutMs: 10_000,
+      });
       const key = unique("flaky");
       assertEqual(await kv.get(key), "from the fake server", "get");
       const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
@@ -662,7 +749,11 @@ export const scenarios = [
   {
     name: "408, 429, 502 and 504 are retried; 500 is not",
     async run(sdk, config) {
-      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", timeoutMs: 10_000 });
+      const kv = new sdk.KVStore(config.namespace, {
+        url: config.fakes.flaky,
+        token: "t",
+        timeoutMs: 10_000,
+      });
       for (const status of [408, 429, 502, 504]) {
         const key = unique(`status-${status}`);
         assertEqual(await kv.get(key), "from the fake server", `get after a ${status}`);
@@ -670,7 +761,11 @@ export const scenarios = [
         assertEqual(gets.length, 2, `GET requests after a ${status}`);
       }
       const key = unique("status-500");
-      await expectKVError(sdk, () => kv.get(key), { code: "internal", status: 500, retryable: false }, "get after a 500");
+      await expectKVError(sdk, () => kv.get(key), {
+        code: "internal",
+        status: 500,
+        retryable: false,
+      }, "get after a 500");
       const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
       assertEqual(gets.length, 1, "GET requests after a 500");
     },
@@ -678,7 +773,11 @@ export const scenarios = [
   {
     name: "retries give up: a server that stays unavailable is storage_unavailable",
     async run(sdk, config) {
-      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", timeoutMs: 10_000 });
+      const kv = new sdk.KVStore(config.namespace, {
+        url: config.fakes.flaky,
+        token: "t",
+        timeoutMs: 10_000,
+      });
       const key = unique("always-503");
       await expectKVError(
         sdk,
@@ -693,9 +792,18 @@ export const scenarios = [
   {
     name: "an answer that is not a runkv response is invalid_response",
     async run(sdk, config) {
-      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", retries: false });
+      const kv = new sdk.KVStore(config.namespace, {
+        url: config.fakes.flaky,
+        token: "t",
+        retries: false,
+      });
       await expectKVError(sdk, () => kv.get(unique("html")), { code: "invalid_response" }, "get");
-      await expectKVError(sdk, () => kv.getEntry(unique("html")), { code: "invalid_response" }, "getEntry");
+      await expectKVError(
+        sdk,
+        () => kv.getEntry(unique("html")),
+        { code: "invalid_response" },
+        "getEntry",
+      );
     },
   },
   {
@@ -707,9 +815,17 @@ export const scenarios = [
         // server, so a request would time out instead).
         let kv;
         try {
-          kv = new sdk.KVStore(namespace, { url: config.fakes.hang, token: "t", timeoutMs: 5_000, retries: false });
+          kv = new sdk.KVStore(namespace, {
+            url: config.fakes.hang,
+            token: "t",
+            timeoutMs: 5_000,
+            retries: false,
+          });
         } catch (err) {
-          assert(err instanceof sdk.KVStoreError, `new KVStore(${show(namespace)}) threw ${describeError(err)}`);
+          assert(
+            err instanceof sdk.KVStoreError,
+            `new KVStore(${show(namespace)}) threw ${describeError(err)}`,
+          );
           assertEqual(err.code, "invalid_namespace", `code for ${show(namespace)}`);
           continue;
         }
@@ -725,7 +841,11 @@ export const scenarios = [
   {
     name: "retries: false reports the first 503",
     async run(sdk, config) {
-      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.flaky, token: "t", retries: false });
+      const kv = new sdk.KVStore(config.namespace, {
+        url: config.fakes.flaky,
+        token: "t",
+        retries: false,
+      });
       const key = unique("no-retry");
       const err = await expectKVError(
         sdk,
@@ -733,7 +853,10 @@ export const scenarios = [
         { code: "storage_unavailable", status: 503, retryable: true },
         "get",
       );
-      assert(/storage/i.test(err.message), `the server's message is not carried: ${show(err.message)}`);
+      assert(
+        /storage/i.test(err.message),
+        `the server's message is not carried: ${show(err.message)}`,
+      );
       const gets = await fakeRequests(config.fakes.flaky, `/get/${config.namespace}/${key}`);
       assertEqual(gets.length, 1, "GET requests the fake server saw");
     },
@@ -760,18 +883,28 @@ export const scenarios = [
   {
     name: "a conditional write is not retried after a lost connection",
     async run(sdk, config) {
-      const kv = new sdk.KVStore(config.namespace, { url: config.fakes.reset, token: "t", timeoutMs: 10_000 });
+      const kv = new sdk.KVStore(config.namespace, {
+        url: config.fakes.reset,
+        token: "t",
+        timeoutMs: 10_000,
+      });
 
       // An unconditional read is safe to repeat: it is retried, then reported as network.
       const readKey = unique("reset-get");
-      await expectKVError(sdk, () => kv.get(readKey), { code: "network", status: null, retryable: true }, "get");
+      await expectKVError(sdk, () => kv.get(readKey), {
+        code: "network",
+        status: null,
+        retryable: true,
+      }, "get");
       const gets = await fakeRequests(config.fakes.reset, `/get/${config.namespace}/${readKey}`);
       assert(gets.length >= 2, `get was not retried after a reset (${gets.length} request)`);
 
-      for (const [what, options] of [
-        ["ifVersion", { ifVersion: "7" }],
-        ["ifAbsent", { ifAbsent: true }],
-      ]) {
+      for (
+        const [what, options] of [
+          ["ifVersion", { ifVersion: "7" }],
+          ["ifAbsent", { ifAbsent: true }],
+        ]
+      ) {
         const key = unique("reset-set");
         await expectKVError(
           sdk,
@@ -790,7 +923,10 @@ export const scenarios = [
         { code: "outcome_unknown", status: null, retryable: false },
         "delete with ifVersion",
       );
-      const deletes = await fakeRequests(config.fakes.reset, `/delete/${config.namespace}/${deleteKey}`);
+      const deletes = await fakeRequests(
+        config.fakes.reset,
+        `/delete/${config.namespace}/${deleteKey}`,
+      );
       assertEqual(deletes.length, 1, "DELETE requests for a conditional delete");
     },
   },
@@ -802,8 +938,13 @@ export const scenarios = [
       const kv = rwStore(sdk.KVStore, config);
       const key = unique("error-shape");
       await kv.set(key, "a", { ifAbsent: true });
-      const err = await expectKVError(sdk, () => kv.set(key, "b", { ifAbsent: true }), { code: "version_conflict" }, "conflict");
-      assert(Object.getPrototypeOf(KVStoreError.prototype) === Error.prototype, "KVStoreError does not extend Error directly");
+      const err = await expectKVError(sdk, () => kv.set(key, "b", { ifAbsent: true }), {
+        code: "version_conflict",
+      }, "conflict");
+      assert(
+        Object.getPrototypeOf(KVStoreError.prototype) === Error.prototype,
+        "KVStoreError does not extend Error directly",
+      );
       assertEqual(err.name, "KVStoreError", "error name");
       assert(typeof err.stack === "string", "error has no stack");
       assert(!/^\s*\{/.test(err.message), `message is raw JSON: ${show(err.message)}`);
@@ -818,7 +959,10 @@ function rwStore(KVStore, config) {
 function withTimeout(promise, ms, what) {
   let timer;
   const guard = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new AssertionError(`${what} did not finish within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new AssertionError(`${what} did not finish within ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
 }
@@ -836,7 +980,12 @@ export async function runScenarios(sdk, config, host, { only } = {}) {
   const results = [];
   if (typeof sdk?.KVStore !== "function" || typeof sdk?.KVStoreError !== "function") {
     const exported = sdk ? Object.keys(sdk).join(", ") : String(sdk);
-    return [{ name: "the package exports KVStore and KVStoreError", ok: false, ms: 0, error: `exports: ${exported}` }];
+    return [{
+      name: "the package exports KVStore and KVStoreError",
+      ok: false,
+      ms: 0,
+      error: `exports: ${exported}`,
+    }];
   }
   for (const scenario of scenarios) {
     if (scenario.applies && !scenario.applies(host)) continue;
@@ -846,7 +995,9 @@ export async function runScenarios(sdk, config, host, { only } = {}) {
       await withTimeout(scenario.run(sdk, config, host), SCENARIO_TIMEOUT_MS, scenario.name);
       results.push({ name: scenario.name, ok: true, ms: Date.now() - started });
     } catch (err) {
-      const error = err instanceof AssertionError ? err.message : `unexpected ${describeError(err)}`;
+      const error = err instanceof AssertionError
+        ? err.message
+        : `unexpected ${describeError(err)}`;
       results.push({ name: scenario.name, ok: false, ms: Date.now() - started, error });
     }
   }

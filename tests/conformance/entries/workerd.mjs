@@ -10,7 +10,9 @@ const host = { name: "workerd" };
 export default {
   async fetch(request) {
     if (request.method === "GET") {
-      return Response.json(scenarios.filter((s) => !s.applies || s.applies(host)).map((s) => s.name));
+      return Response.json(
+        scenarios.filter((s) => !s.applies || s.applies(host)).map((s) => s.name),
+      );
     }
     const { config, only } = await request.json();
     return Response.json(await runScenarios(sdk, config, host, { only }));

@@ -104,7 +104,11 @@ export function startFlaky() {
     const status = /^status-(\d{3})-/.exec(key)?.[1];
     if (status === "500") return send(res, 500, { error: "internal error", code: "internal" });
     if (status) {
-      res.writeHead(Number(status), { ...CORS_HEADERS, "content-type": "text/plain", connection: "close" });
+      res.writeHead(Number(status), {
+        ...CORS_HEADERS,
+        "content-type": "text/plain",
+        connection: "close",
+      });
       res.end(`${status} from a proxy`);
       return;
     }

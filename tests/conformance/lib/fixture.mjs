@@ -58,7 +58,10 @@ export async function createFixture(pkgDir, dir, conformanceDir) {
 export function resolveExport(manifest, conditions) {
   let target = manifest.exports;
   if (target === undefined) return manifest.module ?? manifest.main ?? null;
-  if (typeof target === "object" && !Array.isArray(target) && Object.keys(target).some((k) => k.startsWith("."))) {
+  if (
+    typeof target === "object" && !Array.isArray(target) &&
+    Object.keys(target).some((k) => k.startsWith("."))
+  ) {
     target = target["."];
   }
   const active = new Set([...conditions, "default"]);

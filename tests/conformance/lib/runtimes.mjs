@@ -26,7 +26,9 @@ async function requireBinary(bin, what) {
   try {
     await access(bin);
   } catch {
-    throw new Error(`${what} is not installed at ${bin} (run \`npm install\` at the repository root)`);
+    throw new Error(
+      `${what} is not installed at ${bin} (run \`npm install\` at the repository root)`,
+    );
   }
 }
 
@@ -87,7 +89,15 @@ export const deno = {
     // With a package.json next to it, Deno resolves bare names through node_modules.
     return runEntryProcess(
       ctx.bins.deno,
-      ["run", "--quiet", "--no-prompt", "--allow-net", "--allow-read", "--allow-env", "entries/cli.mjs"],
+      [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        "entries/cli.mjs",
+      ],
       ctx,
       "deno",
     );
@@ -194,7 +204,10 @@ const worker :Workerd.Worker = (
     child.stderr.on("data", (chunk) => (output += chunk));
     try {
       const port = await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("workerd did not start within 30 s")), 30_000);
+        const timer = setTimeout(
+          () => reject(new Error("workerd did not start within 30 s")),
+          30_000,
+        );
         readline.createInterface({ input: child.stdio[3] }).on("line", (line) => {
           const event = JSON.parse(line);
           if (event.event === "listen" && event.socket === "http") {
@@ -209,7 +222,11 @@ const worker :Workerd.Worker = (
       });
       const base = `http://127.0.0.1:${port}`;
       const listing = await fetch(base);
-      if (!listing.ok) throw new Error(`workerd answered ${listing.status}:\n${tail(await listing.text())}\n${tail(output)}`);
+      if (!listing.ok) {
+        throw new Error(
+          `workerd answered ${listing.status}:\n${tail(await listing.text())}\n${tail(output)}`,
+        );
+      }
       const names = await listing.json();
 
       const config = ctx.configFor("workerd");
@@ -221,7 +238,12 @@ const worker :Workerd.Worker = (
           signal: AbortSignal.timeout(120_000),
         });
         if (!res.ok) {
-          results.push({ name, ok: false, ms: 0, error: `worker answered ${res.status}: ${tail(await res.text(), 5)}` });
+          results.push({
+            name,
+            ok: false,
+            ms: 0,
+            error: `worker answered ${res.status}: ${tail(await res.text(), 5)}`,
+          });
           continue;
         }
         results.push(...(await res.json()));
@@ -281,7 +303,9 @@ async function runInPage(ctx, runtime, url, ready, run) {
 /** The package's entry for browsers and its URL on the static server. */
 function browserEntryUrl(ctx) {
   const entry = resolveExport(ctx.manifest, ["browser", "import"]);
-  if (!entry) throw new Error('pkg/package.json exports no entry for the "browser" + "import" conditions');
+  if (!entry) {
+    throw new Error('pkg/package.json exports no entry for the "browser" + "import" conditions');
+  }
   return `/node_modules/runkv/${entry.replace(/^\.\//, "")}`;
 }
 
@@ -333,7 +357,9 @@ export const chromiumWorker = {
     if (event.data === "ready") globalThis.workerReady = true;
     else settle?.(event.data);
   };
-  worker.onerror = (event) => { globalThis.workerError = event.message ?? "worker failed to load"; };
+  worker.onerror = (event) => {
+    globalThis.workerError = event.message ?? "worker failed to load";
+  };
   globalThis.runConformance = (config) =>
     new Promise((resolve) => { settle = resolve; worker.postMessage(config); });
 </script>
@@ -346,7 +372,9 @@ export const chromiumWorker = {
       `${site.url}/entries/worker.html`,
       () => globalThis.workerReady === true || globalThis.workerError !== undefined,
       async (config) => {
-        if (globalThis.workerError !== undefined) throw new Error(`worker: ${globalThis.workerError}`);
+        if (globalThis.workerError !== undefined) {
+          throw new Error(`worker: ${globalThis.workerError}`);
+        }
         return globalThis.runConformance(config);
       },
     );
@@ -388,4 +416,14 @@ export const viteBundle = {
   },
 };
 
-export const allRuntimes = [nodeEsm, nodeCjs, deno, denoNoEnv, bun, workerd, chromiumPage, chromiumWorker, viteBundle];
+export const allRuntimes = [
+  nodeEsm,
+  nodeCjs,
+  deno,
+  denoNoEnv,
+  bun,
+  workerd,
+  chromiumPage,
+  chromiumWorker,
+  viteBundle,
+];
