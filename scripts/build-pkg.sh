@@ -56,7 +56,7 @@ mv "$dist/runkv_bg.wasm.opt" "$dist/runkv_bg.wasm"
 "$bin/esbuild" "$dist/runkv.js" --minify --format=esm --log-level=warning \
   --outfile="$dist/runkv.min.js"
 mv "$dist/runkv.min.js" "$dist/runkv.js"
-for module in host node browser workerd; do
+for module in host node deno browser workerd; do
   "$bin/esbuild" "pkg/src/$module.js" --minify --format=esm --log-level=warning \
     --outfile="$dist/$module.js"
 done

@@ -18,7 +18,8 @@ const reportOnly = process.argv.includes("--report");
 const core = ["dist/runkv_bg.wasm", "dist/runkv.js", "dist/host.js"];
 const loads = {
   "browser / bundler": [...core, "dist/browser.js"],
-  "node / deno / bun": [...core, "dist/node.js"],
+  "node / bun": [...core, "dist/node.js"],
+  deno: [...core, "dist/deno.js"],
   "node require": ["dist/runkv_bg.wasm", "dist/runkv.cjs"],
   workerd: [...core, "dist/workerd.js"],
 };

@@ -1,4 +1,4 @@
-// Entry point for Node (import), Bun and Deno: the WebAssembly module is read from the
+// Entry point for Node (import) and Bun: the WebAssembly module is read from the
 // package's own files and instantiated synchronously, so the store is usable as soon as
 // the import finishes.
 import { readFileSync } from "node:fs";
