@@ -35,6 +35,7 @@ fi
 step "package size" node scripts/check-size.mjs
 step "package smoke (import and require)" node --test tests/pkg/smoke.mjs tests/pkg/smoke.cjs
 step "package memory" node --expose-gc --test tests/pkg/memory.mjs
+step "package README snippets" node --test tests/pkg/readme.mjs
 
 if [ ${#failed[@]} -gt 0 ]; then
   printf '\ntest-wasm: FAILED: %s\n' "${failed[*]}"
