@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the SDK: its Rust unit tests, the wasm-bindgen tests in Node, in headless Chromium
-# and in a dedicated Web Worker, and smoke and memory tests of the built npm package in
-# Node (ESM and CommonJS). The full runtime matrix is the conformance suite's.
+# and in a dedicated Web Worker, and the built npm package in Node: smoke tests (ESM and
+# CommonJS), memory over a long run, and the snippets of its README. The full runtime
+# matrix is the conformance suite's.
 #
 # Needs what scripts/setup.sh --test installs: wasm-bindgen-cli (its test runner),
 # Chromium and chromium-driver. Builds the package first if pkg/dist/ is missing.
