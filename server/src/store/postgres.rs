@@ -33,7 +33,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
+};
 use runkv_protocol::{Precondition, Version};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -121,72 +123,15 @@ impl PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let schema = &self.sql.schema;
-
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended('runkv migrate ' || $1, 0))",
-            &[schema],
-        )
-        .await
-        .map_err(db_error)?;
-
-        // `CREATE SCHEMA IF NOT EXISTS` needs the right to create schemas even
-        // when the schema exists, so ask first: a deployment may be given an
-        // existing schema and no more.
-        let exists = tx
-            .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[schema])
-            .await
-            .map_err(db_error)?
-            .is_some();
-        if !exists {
-            tx.batch_execute(&format!("CREATE SCHEMA {}", quote_ident(schema)))
-                .await
-                .map_err(db_error)?;
-        }
-
-        let q = quote_ident(schema);
-        tx.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {q}.runkv_schema_version (version integer NOT NULL)"
-        ))
-        .await
-        .map_err(db_error)?;
-        let current: Option<i32> = tx
-            .query_one(&format!("SELECT max(version) FROM {q}.runkv_schema_version"), &[])
-            .await
-            .map_err(db_error)?
-            .get(0);
-
-        match current {
-            None => {
-                // Keys and values are bytea, not text: a key or value may
-                // contain U+0000, which PostgreSQL's text type cannot hold.
-                tx.batch_execute(&format!(
-                    "CREATE SEQUENCE {q}.runkv_versions AS bigint;
-                     CREATE TABLE {q}.runkv_entries (
-                         namespace text NOT NULL,
-                         key bytea NOT NULL,
-                         value bytea NOT NULL,
-                         version bigint NOT NULL,
-                         expires_at_ms bigint,
-                         PRIMARY KEY (namespace, key)
-                     );
-                     CREATE INDEX runkv_entries_expiry ON {q}.runkv_entries (expires_at_ms)
-                         WHERE expires_at_ms IS NOT NULL;
-                     INSERT INTO {q}.runkv_schema_version (version) VALUES ({SCHEMA_VERSION});"
-                ))
-                .await
-                .map_err(db_error)?;
-            }
-            Some(SCHEMA_VERSION) => {}
-            Some(other) => {
-                return Err(StoreError::Internal(format!(
-                    "schema {schema} has runkv schema version {other}; this server knows \
-                     version {SCHEMA_VERSION}"
-                )));
+        match migrate_in(&tx, &self.sql.schema).await {
+            Ok(()) => tx.commit().await.map_err(db_error),
+            Err(e) => {
+                // Roll back now rather than when the connection is next used,
+                // so that the locks taken so far do not outlive the failure.
+                let _ = tx.rollback().await;
+                Err(e)
             }
         }
-
-        tx.commit().await.map_err(db_error)
     }
 
     /// Runs one statement on a pooled connection, within [`STATEMENT_TIMEOUT`].
@@ -327,6 +272,74 @@ impl Store for PostgresStore {
     }
 }
 
+/// Creates or checks the schema inside the migration transaction `tx`.
+async fn migrate_in(tx: &Transaction<'_>, schema: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended('runkv migrate ' || $1, 0))",
+        &[&schema],
+    )
+    .await
+    .map_err(db_error)?;
+
+    // `CREATE SCHEMA IF NOT EXISTS` needs the right to create schemas even
+    // when the schema exists, so ask first: a deployment may be given an
+    // existing schema and no more.
+    let exists = tx
+        .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
+        .await
+        .map_err(db_error)?
+        .is_some();
+    if !exists {
+        tx.batch_execute(&format!("CREATE SCHEMA {}", quote_ident(schema)))
+            .await
+            .map_err(db_error)?;
+    }
+
+    let q = quote_ident(schema);
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {q}.runkv_schema_version (version integer NOT NULL)"
+    ))
+    .await
+    .map_err(db_error)?;
+    let current: Option<i32> = tx
+        .query_one(&format!("SELECT max(version) FROM {q}.runkv_schema_version"), &[])
+        .await
+        .map_err(db_error)?
+        .get(0);
+
+    match current {
+        None => {
+            // Keys and values are bytea, not text: a key or value may
+            // contain U+0000, which PostgreSQL's text type cannot hold.
+            tx.batch_execute(&format!(
+                "CREATE SEQUENCE {q}.runkv_versions AS bigint;
+                 CREATE TABLE {q}.runkv_entries (
+                     namespace text NOT NULL,
+                     key bytea NOT NULL,
+                     value bytea NOT NULL,
+                     version bigint NOT NULL,
+                     expires_at_ms bigint,
+                     PRIMARY KEY (namespace, key)
+                 );
+                 CREATE INDEX runkv_entries_expiry ON {q}.runkv_entries (expires_at_ms)
+                     WHERE expires_at_ms IS NOT NULL;
+                 INSERT INTO {q}.runkv_schema_version (version) VALUES ({SCHEMA_VERSION});"
+            ))
+            .await
+            .map_err(db_error)?;
+        }
+        Some(SCHEMA_VERSION) => {}
+        Some(other) => {
+            return Err(StoreError::Internal(format!(
+                "schema {schema} has runkv schema version {other}; this server knows \
+                 version {SCHEMA_VERSION}"
+            )));
+        }
+    }
+
+    Ok(())
+}
+
 /// Whether a write whose condition failed should run again rather than
 /// report a conflict.
 ///
@@ -368,9 +381,7 @@ impl CondShape {
             Condition::IfMatch(Precondition::Any) => (CondShape::IfExists, Vec::new()),
             Condition::IfMatch(Precondition::Versions(v)) => (CondShape::IfVersion, list(v)),
             Condition::IfNoneMatch(Precondition::Any) => (CondShape::IfAbsent, Vec::new()),
-            Condition::IfNoneMatch(Precondition::Versions(v)) => {
-                (CondShape::IfNotVersion, list(v))
-            }
+            Condition::IfNoneMatch(Precondition::Versions(v)) => (CondShape::IfNotVersion, list(v)),
         }
     }
 
@@ -533,18 +544,18 @@ impl ConnectOptions {
             match name {
                 "schema" => schema = value.to_owned(),
                 "pool_size" => {
-                    pool_size = value
-                        .parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| invalid(format!("pool_size={value} is not a number > 0")))?
+                    pool_size =
+                        value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            invalid(format!("pool_size={value} is not a number > 0"))
+                        })?
                 }
                 _ => kept.push(pair),
             }
         }
         validate_schema(&schema).map_err(invalid)?;
 
-        let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        let url =
+            if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
         // The parser's message never contains the password.
         let mut pg = tokio_postgres::Config::from_str(&url).map_err(|e| invalid(e.to_string()))?;
         if pg.get_connect_timeout().is_none() {
