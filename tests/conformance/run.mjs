@@ -47,8 +47,11 @@ const { values: args } = parseArgs({
 
 let passed = 0;
 let failed = 0;
+/** Set on SIGINT/SIGTERM: results of runtimes torn down mid-run are not reported. */
+let interrupted = false;
 
 function report(runtime, results, expected, seconds) {
+  if (interrupted) return;
   const byName = new Map(results.map((r) => [r.name, r]));
   const missing = expected.filter((name) => !byName.has(name));
   const failures = results.filter((r) => !r.ok);
@@ -74,6 +77,7 @@ function report(runtime, results, expected, seconds) {
 }
 
 function reportBroken(runtime, expected, err, seconds) {
+  if (interrupted) return;
   failed += expected.length;
   console.log(
     `FAIL ${runtime.padEnd(16)} 0/${expected.length} scenarios (${seconds.toFixed(1)} s)`,
@@ -82,6 +86,7 @@ function reportBroken(runtime, expected, err, seconds) {
 }
 
 function finish(code) {
+  if (interrupted) return;
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(code ?? (failed > 0 ? 1 : 0));
 }
@@ -193,6 +198,18 @@ async function main() {
 
   const work = await mkdtemp(path.join(os.tmpdir(), "runkv-conformance-"));
   const cleanups = [];
+
+  // Interrupted: stop the server, workerd and Chromium rather than leave them running.
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, async () => {
+      interrupted = true;
+      console.log(`interrupted (${signal}): stopping the server and the runtimes`);
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+      await rm(work, { recursive: true, force: true, maxRetries: 5 });
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    });
+  }
+
   try {
     const fixture = await createFixture(pkgDir, work, conformanceDir);
     const server = await startServer(serverBin, work);
@@ -263,7 +280,7 @@ async function main() {
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     if (args.keep) console.log(`kept ${work}`);
-    else await rm(work, { recursive: true, force: true });
+    else await rm(work, { recursive: true, force: true, maxRetries: 5 });
   }
   finish();
 }
