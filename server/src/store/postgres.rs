@@ -274,6 +274,8 @@ impl Store for PostgresStore {
 
 /// Creates or checks the schema inside the migration transaction `tx`.
 async fn migrate_in(tx: &Transaction<'_>, schema: &str) -> Result<(), StoreError> {
+    // Every start but the first would log "already exists, skipping" notices.
+    tx.batch_execute("SET LOCAL client_min_messages = warning").await.map_err(db_error)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended('runkv migrate ' || $1, 0))",
         &[&schema],
