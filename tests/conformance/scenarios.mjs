@@ -211,12 +211,11 @@ export const scenarios = [
       const kv = rwStore(KVStore, config);
       const prefix = unique("awk");
 
-      // A prefix keeps this run's keys apart; the key itself still starts with the awkward
-      // part for the unprefixed cases that only make sense at the start.
-      const keys = AWKWARD_KEYS.map((
-        k,
-        i,
-      ) => (k.length > 1000 ? k : i % 2 ? `${prefix}${k}` : `${k}${prefix}`));
+      // Each awkward key is used alone and joined to a unique part (after it for even
+      // indexes, before it for odd ones), so awkward sequences also sit at the start of
+      // some longer keys and at the end of others. The 1024-byte key has no room for more.
+      const joined = (k, i) => (i % 2 ? `${prefix}${k}` : `${k}${prefix}`);
+      const keys = AWKWARD_KEYS.map((k, i) => (k.length > 1000 ? k : joined(k, i)));
       keys.push(...AWKWARD_KEYS.filter((k) => k.length < 1000));
       await Promise.all(keys.map((k, i) => kv.set(k, `value ${i}: ${k}`)));
       for (const [i, k] of keys.entries()) {
