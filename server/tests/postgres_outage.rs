@@ -85,11 +85,22 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(self.bin.join("pg_ctl"))
-            .arg("--pgdata")
-            .arg(&self.data)
-            .args(["--mode", "immediate", "stop"])
-            .output();
+        // Also runs while a failed test unwinds: report, do not panic again.
+        let out = postgres_command(
+            Command::new(self.bin.join("pg_ctl")).arg("--pgdata").arg(&self.data).args([
+                "--wait",
+                "--mode",
+                "immediate",
+                "stop",
+            ]),
+        )
+        .output();
+        match out {
+            Ok(out) if out.status.success() => {}
+            other => {
+                eprintln!("could not stop the test cluster in {}: {other:?}", self.data.display())
+            }
+        }
     }
 }
 
@@ -126,15 +137,20 @@ fn chown_to_postgres(path: &Path) {
     std::os::unix::fs::chown(path, Some(id("-u")), Some(id("-g"))).unwrap();
 }
 
-/// Runs a PostgreSQL tool, as the postgres user when we are root.
-fn run_as_postgres(command: &mut Command) {
-    let mut command = if is_root() {
+/// A PostgreSQL tool's command, run as the postgres user when we are root.
+fn postgres_command(command: &mut Command) -> Command {
+    if is_root() {
         let mut wrapped = Command::new("runuser");
         wrapped.args(["-u", "postgres", "--"]).arg(command.get_program()).args(command.get_args());
         wrapped
     } else {
         std::mem::replace(command, Command::new("true"))
-    };
+    }
+}
+
+/// Runs a PostgreSQL tool and insists that it succeeds.
+fn run_as_postgres(command: &mut Command) {
+    let mut command = postgres_command(command);
     let out = command.output().expect("run a PostgreSQL tool");
     assert!(
         out.status.success(),
