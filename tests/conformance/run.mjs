@@ -122,22 +122,27 @@ async function checkPrerequisites(serverBin, pkgDir) {
   return problems;
 }
 
-/** `tsc --noEmit` of types/example.ts against the installed package, per resolution mode. */
+/** `tsc --noEmit` of the examples in types/ against the installed package, per resolution mode. */
 async function typeCheck(appDir) {
   const typesDir = path.join(appDir, "types");
   await cp(path.join(conformanceDir, "types"), typesDir, { recursive: true });
+  // The CommonJS example uses `import x = require()`, which only a CommonJS-aware
+  // resolution accepts.
   const modes = [
-    { module: "nodenext", moduleResolution: "nodenext" },
-    { module: "esnext", moduleResolution: "bundler" },
+    {
+      options: { module: "nodenext", moduleResolution: "nodenext" },
+      files: ["example.ts", "example-require.cts"],
+    },
+    { options: { module: "esnext", moduleResolution: "bundler" }, files: ["example.ts"] },
   ];
   const results = [];
   for (const mode of modes) {
-    const tsconfig = path.join(typesDir, `tsconfig.${mode.moduleResolution}.json`);
+    const tsconfig = path.join(typesDir, `tsconfig.${mode.options.moduleResolution}.json`);
     await writeFile(
       tsconfig,
       JSON.stringify({
         compilerOptions: {
-          ...mode,
+          ...mode.options,
           target: "es2022",
           lib: ["es2022", "dom"],
           strict: true,
@@ -145,7 +150,7 @@ async function typeCheck(appDir) {
           skipLibCheck: false,
           types: [],
         },
-        files: ["example.ts"],
+        files: mode.files,
       }),
     );
     const started = Date.now();
@@ -158,7 +163,9 @@ async function typeCheck(appDir) {
       child.on("close", (code) => resolve({ code, text }));
     });
     results.push({
-      name: `tsc --noEmit, moduleResolution ${mode.moduleResolution}`,
+      name: `tsc --noEmit ${
+        mode.files.join(" ")
+      }, moduleResolution ${mode.options.moduleResolution}`,
       ok: out.code === 0,
       ms: Date.now() - started,
       error: out.code === 0 ? undefined : out.text.trim() || `tsc exited with ${out.code}`,
