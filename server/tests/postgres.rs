@@ -319,6 +319,7 @@ async fn bad_urls_are_refused() {
         with_param(&base, "schema=1digit"),
         with_param(&base, "pool_size=0"),
         with_param(&base, "no_such_option=1"),
+        with_param(&base, "sslmode=require"),
     ] {
         match PostgresStore::connect(&url).await {
             Err(StoreError::Internal(_)) => {}

@@ -37,6 +37,7 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
 };
 use runkv_protocol::{Precondition, Version};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -64,7 +65,7 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 const PURGE_BATCH: i64 = 1000;
 
 /// How often a conditional write is retried when its condition failed but
-/// the key changed before the conflict could be reported (see `conflict`).
+/// the key changed before the conflict could be reported (see `retry_conflict`).
 const CONFLICT_RECHECKS: usize = 4;
 
 /// A [`Store`] on PostgreSQL.
@@ -560,6 +561,15 @@ impl ConnectOptions {
             if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
         // The parser's message never contains the password.
         let mut pg = tokio_postgres::Config::from_str(&url).map_err(|e| invalid(e.to_string()))?;
+        // Without a TLS connector, `require` could only fail at every
+        // connection attempt; say why once, at start-up.
+        if pg.get_ssl_mode() == SslMode::Require {
+            return Err(invalid(
+                "sslmode=require: this server connects without TLS; reach PostgreSQL over a \
+                 private network or a TLS tunnel"
+                    .into(),
+            ));
+        }
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(CONNECT_TIMEOUT);
         }
