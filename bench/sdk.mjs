@@ -148,8 +148,11 @@ async function main() {
     };
 
     console.log(`server: ${path.relative(root, serverBin)} at ${server.url}`);
+    // Other work on the machine skews both sides; the load average says how much.
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(", ");
     console.log(
-      `node ${process.version}, ${os.cpus().length} CPUs, package ${fixture.manifest.version}`,
+      `node ${process.version}, ${os.cpus().length} CPUs, load average ${load}, ` +
+        `package ${fixture.manifest.version}`,
     );
     console.log(
       `throughput: ${ROUNDS} alternating rounds of ${SECONDS} s each, ` +
