@@ -48,7 +48,7 @@ wasm-bindgen "$wasm" --target web --no-typescript --out-dir "$dist" --out-name r
 # binaryen from npm, not Debian's: Debian's older wasm-opt writes modules that do not load.
 # The features are those rustc enables for wasm32-unknown-unknown, less the two turned off
 # above; every runtime the package supports has them.
-"$bin/wasm-opt" -Oz --strip-debug --strip-producers \
+"$bin/wasm-opt" -Oz --converge --strip-debug --strip-producers \
   --enable-bulk-memory --enable-bulk-memory-opt --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals \
   "$dist/runkv_bg.wasm" -o "$dist/runkv_bg.wasm.opt"

@@ -30,7 +30,8 @@ const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
 
 const missing = Object.values(loads).flat().filter((f) => !existsSync(join(pkg, f)));
 if (missing.length > 0) {
-  console.error(`check-size: not built yet (missing ${missing.join(", ")}); run scripts/build-pkg.sh`);
+  const names = missing.join(", ");
+  console.error(`check-size: not built yet (missing ${names}); run scripts/build-pkg.sh`);
   process.exit(1);
 }
 

@@ -20,7 +20,9 @@ step() {
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=${CHROMEDRIVER:-/usr/bin/chromedriver}
-export WASM_BINDGEN_TEST_WEBDRIVER_JSON=${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$PWD/tests/webdriver.json}
+# Chromium's options (headless, no sandbox: the tests may run as root).
+webdriver_json=$PWD/tests/webdriver.json
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON=${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$webdriver_json}
 wasm_test() {
   cargo test -p runkv --target wasm32-unknown-unknown --test "$1"
 }

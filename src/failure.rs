@@ -58,15 +58,18 @@ impl Failure {
                     ),
                 ),
             },
-            None => (
-                ErrorCode::InvalidResponse,
-                format!(
-                    "the server answered HTTP {status} without a runkv error body; \
-                     is the url that of a runkv server?"
-                ),
-            ),
+            None => return Failure::not_runkv(status, "no runkv error body"),
         };
         Failure { status: Some(status), ..Failure::new(code, message) }
+    }
+
+    /// An answer that is not a runkv answer: `what` it has or lacks. The usual cause is a
+    /// url that points at something else, or a proxy answering for the server.
+    pub fn not_runkv(status: u16, what: &str) -> Failure {
+        let message = format!(
+            "the server answered HTTP {status} with {what}; is the url that of a runkv server?"
+        );
+        Failure { status: Some(status), ..Failure::new(ErrorCode::InvalidResponse, message) }
     }
 
     /// Whether sending the same request again later can succeed. A status says so even

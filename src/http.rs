@@ -5,23 +5,26 @@
 //! same steps cost a third of the WebAssembly module in bindings and async plumbing. What
 //! to send, and what an answer or a failure means, is decided here and in `store`.
 
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Function, Reflect};
 use runkv_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::failure::{set, Failure};
+use crate::failure::Failure;
 
 // See `failure.rs` for why the module is named two ways.
 #[cfg_attr(feature = "npm-package", wasm_bindgen(raw_module = "./host.js"))]
 #[cfg_attr(not(feature = "npm-package"), wasm_bindgen(module = "/pkg/src/host.js"))]
 extern "C" {
     #[wasm_bindgen(js_name = exchange)]
+    #[allow(clippy::too_many_arguments)]
     fn host_exchange(
         fetch: &Function,
         url: &str,
         method: &str,
-        headers: &Object,
+        authorization: &JsValue,
+        condition: Option<&str>,
+        condition_value: Option<String>,
         body: &JsValue,
         timeout_ms: f64,
         signal: &JsValue,
@@ -35,8 +38,10 @@ extern "C" {
 pub(crate) struct Request {
     pub method: &'static str,
     pub url: String,
-    /// `Authorization`, `Content-Type`, `If-Match`, ... as name/value pairs.
-    pub headers: Vec<(&'static str, String)>,
+    /// The `Authorization` header value, a JavaScript string made once per store.
+    pub authorization: JsValue,
+    /// The precondition header (`if-match` or `if-none-match`) and its value.
+    pub condition: Option<(&'static str, String)>,
     /// The body, kept as the caller's JavaScript string: a large value never travels
     /// through WebAssembly memory.
     pub body: JsValue,
@@ -57,15 +62,17 @@ pub(crate) async fn send(
     timeout_ms: f64,
     signal: &JsValue,
 ) -> Result<Reply, Failure> {
-    let headers = Object::new();
-    for (name, value) in &request.headers {
-        set(&headers, name, &JsValue::from_str(value));
-    }
+    let (condition, condition_value) = match &request.condition {
+        Some((name, value)) => (Some(*name), Some(value.clone())),
+        None => (None, None),
+    };
     let pending = host_exchange(
         fetch,
         &request.url,
         request.method,
-        &headers,
+        &request.authorization,
+        condition,
+        condition_value,
         &request.body,
         timeout_ms,
         signal,

@@ -22,8 +22,9 @@ pub(crate) struct Settings {
     pub namespace: String,
     /// The server's base URL without a trailing `/`.
     pub base_url: String,
-    /// The `Authorization` header value.
-    pub authorization: String,
+    /// The `Authorization` header value, kept as a JavaScript string: it is sent with
+    /// every request.
+    pub authorization: JsValue,
     pub timeout_ms: f64,
     pub retry: RetryPolicy,
     /// The user's `fetch`; `None` means the global one, looked up at each call so that a
@@ -71,7 +72,7 @@ impl Settings {
         Ok(Settings {
             namespace,
             base_url: base_url(&url)?,
-            authorization: format!("Bearer {token}"),
+            authorization: JsValue::from_str(&format!("Bearer {token}")),
             timeout_ms,
             retry: retry_policy(&field(options, "retries")?)?,
             fetch,
@@ -205,7 +206,7 @@ impl CallOptions {
                 let parsed = version.as_string().as_deref().and_then(parse_version);
                 let version = parsed.ok_or_else(|| {
                     invalid_argument(
-                        "ifVersion must be a version string as returned by getEntry, such as \"17\"",
+                        "ifVersion must be a version string from getEntry, such as \"17\"",
                     )
                 })?;
                 condition = Some(Condition::IfVersion(version));

@@ -155,7 +155,7 @@ impl Inner {
         match method {
             Method::Get | Method::GetEntry | Method::GetJson => {
                 let value = field("value");
-                let version = checked_version(&body)?;
+                let version = checked_version(&reply, &body)?;
                 if !value.is_string() {
                     return Err(invalid_response(&reply, "no string value"));
                 }
@@ -176,7 +176,7 @@ impl Inner {
             Method::Set => {
                 // A success must look like one: a captive portal's 200 page is not a
                 // stored value.
-                checked_version(&body)?;
+                checked_version(&reply, &body)?;
                 Ok(JsValue::UNDEFINED)
             }
             Method::Delete => match field("deleted").as_bool() {
@@ -256,16 +256,12 @@ fn request(
         url.push_str(&format!("?ttl={ttl}"));
     }
 
-    let mut headers = vec![("authorization", settings.authorization.clone())];
-    if body.is_string() {
-        headers.push(("content-type", "text/plain; charset=utf-8".to_owned()));
-    }
-    match call.condition {
-        Some(Condition::IfVersion(version)) => headers.push(("if-match", version.to_etag())),
-        Some(Condition::IfAbsent) => headers.push(("if-none-match", "*".to_owned())),
-        None => {}
-    }
-    Ok(Request { method: op.method(), url, headers, body })
+    let condition = call.condition.map(|condition| match condition {
+        Condition::IfVersion(version) => ("if-match", version.to_etag()),
+        Condition::IfAbsent => ("if-none-match", "*".to_owned()),
+    });
+    let authorization = settings.authorization.clone();
+    Ok(Request { method: op.method(), url, authorization, condition, body })
 }
 
 /// The failure an error reply stands for, with the server's `Retry-After`.
@@ -290,25 +286,14 @@ fn json_body(reply: &Reply) -> Result<JsValue, Failure> {
 }
 
 /// The `version` field of a success body, checked to be a version.
-fn checked_version(body: &JsValue) -> Result<JsValue, Failure> {
+fn checked_version(reply: &Reply, body: &JsValue) -> Result<JsValue, Failure> {
     let version = Reflect::get(body, &"version".into()).unwrap_or_default();
     match version.as_string().as_deref().and_then(parse_version) {
         Some(Version(_)) => Ok(version),
-        None => Err(Failure::new(
-            ErrorCode::InvalidResponse,
-            "the server's answer has no valid version; is the url that of a runkv server?",
-        )),
+        None => Err(invalid_response(reply, "no valid version")),
     }
 }
 
 fn invalid_response(reply: &Reply, what: &str) -> Failure {
-    let mut failure = Failure::new(
-        ErrorCode::InvalidResponse,
-        format!(
-            "the server answered HTTP {} with {what}; is the url that of a runkv server?",
-            reply.status
-        ),
-    );
-    failure.status = Some(reply.status);
-    failure
+    Failure::not_runkv(reply.status, what)
 }

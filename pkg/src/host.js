@@ -31,12 +31,30 @@ export class KVStoreError extends Error {
  * `signal` fires. Never rejects: resolves to `{ status, retryAfter, body }`, or to
  * `{ failure, cause, detail }` where `failure` is "timeout", "aborted" or "network".
  *
+ * The headers are `Authorization`, a `Content-Type` when there is a body, and the
+ * condition header the core chose (`If-Match` or `If-None-Match`), if any. A new headers
+ * object per request, so that a user's fetch wrapper that adds to it affects only its
+ * own request.
+ *
  * Only method, headers, body and signal are set: workerd throws on `mode`, `credentials`
  * and `cache`, and the defaults of the others are right everywhere. The global fetch is
  * called on `globalThis` because browsers and workerd throw "Illegal invocation" when it
  * is called on anything else.
  */
-export async function exchange(fetch, url, method, headers, body, timeoutMs, signal) {
+export async function exchange(
+  fetch,
+  url,
+  method,
+  authorization,
+  condition,
+  value,
+  body,
+  timeoutMs,
+  signal,
+) {
+  const headers = { authorization };
+  if (body !== undefined) headers["content-type"] = "text/plain; charset=utf-8";
+  if (condition !== undefined) headers[condition] = value;
   const controller = new AbortController();
   const abort = () => controller.abort();
   const timer = setTimeout(abort, timeoutMs);

@@ -11,7 +11,8 @@ before(async () => {
 });
 after(() => stub.close());
 
-const store = (options = {}) => new KVStore("smoke", { url: stub.url, token: stub.token, ...options });
+const store = (options = {}) =>
+  new KVStore("smoke", { url: stub.url, token: stub.token, ...options });
 
 test("set, get, getEntry, delete round trip with awkward keys", async () => {
   const kv = store();
@@ -46,7 +47,10 @@ test("errors are KVStoreError instances with code, status and retryable", async 
   assert.equal(error.status, 401);
   assert.equal(error.retryable, false);
 
-  await assert.rejects(store().set("k", 42), (e) => e instanceof TypeError && /JSON\.stringify/.test(e.message));
+  await assert.rejects(
+    store().set("k", 42),
+    (e) => e instanceof TypeError && /JSON\.stringify/.test(e.message),
+  );
   await assert.rejects(new KVStore("smoke", { env: {} }).get("k"), (e) =>
     e instanceof KVStoreError && e.code === "config_missing");
 });
@@ -66,7 +70,10 @@ test("a server that is down is a retryable network error", async () => {
   const gone = await startStub();
   await gone.close();
   const kv = new KVStore("smoke", { url: gone.url, token: "t", retries: false });
-  await assert.rejects(kv.get("k"), (e) => e instanceof KVStoreError && e.code === "network" && e.retryable);
+  await assert.rejects(
+    kv.get("k"),
+    (e) => e instanceof KVStoreError && e.code === "network" && e.retryable,
+  );
 });
 
 test("construction never throws, methods never throw synchronously", () => {

@@ -65,7 +65,8 @@ export function memoryServer() {
 }
 
 export function options(fetch, extra) {
-  return { url: "http://kv.test/", token: "t0k", fetch, retries: { baseMs: 1, maxMs: 2 }, ...extra };
+  const retries = { baseMs: 1, maxMs: 2 };
+  return { url: "http://kv.test/", token: "t0k", fetch, retries, ...extra };
 }
 
 export function abortedSignal() {
@@ -132,6 +133,19 @@ async fn fails(promise: Promise, code: &str) -> JsValue {
 }
 
 const U: JsValue = JsValue::UNDEFINED;
+
+// Scripted answers, as JSON steps for `scripted`.
+const VALUE_200: &str = r#"{"status": 200, "body": "{\"value\": \"v\", \"version\": \"1\"}"}"#;
+const VERSION_200: &str = r#"{"status": 200, "body": "{\"version\": \"2\"}"}"#;
+const DELETED_200: &str = r#"{"status": 200, "body": "{\"deleted\": true}"}"#;
+const UNAVAILABLE_BODY: &str = r#""{\"error\": \"x\", \"code\": \"storage_unavailable\"}""#;
+
+/// A 503 `storage_unavailable` answer, with a `Retry-After` header when given.
+fn unavailable(retry_after: Option<&str>) -> String {
+    let headers =
+        retry_after.map_or(String::new(), |s| format!(r#""headers": {{"retry-after": "{s}"}}, "#));
+    format!(r#"{{"status": 503, {headers}"body": {UNAVAILABLE_BODY}}}"#)
+}
 
 #[wasm_bindgen_test]
 async fn round_trips_with_awkward_keys() {
@@ -319,17 +333,16 @@ async fn answers_that_are_not_runkv_are_invalid_responses() {
 
 #[wasm_bindgen_test]
 async fn retryable_failures_are_retried() {
+    let unavailable = unavailable(None);
     for first in [
         r#""network""#,
-        r#"{"status": 503, "body": "{\"error\": \"down\", \"code\": \"storage_unavailable\"}"}"#,
+        &unavailable,
         r#"{"status": 502, "body": "bad gateway"}"#,
         r#"{"status": 504}"#,
         r#"{"status": 429}"#,
         r#"{"status": 408}"#,
     ] {
-        let steps = format!(
-            r#"[{first}, {first}, {{"status": 200, "body": "{{\"value\": \"v\", \"version\": \"1\"}}"}}]"#
-        );
+        let steps = format!("[{first}, {first}, {VALUE_200}]");
         let (kv, calls_made) = scripted_store(&steps, "{}");
         assert_eq!(ok(kv.get("k".into(), U)).await.as_string().as_deref(), Some("v"), "{first}");
         assert_eq!(calls(&calls_made).len(), 3, "{first}");
@@ -353,15 +366,15 @@ async fn retries_give_up_with_the_last_failure() {
 #[wasm_bindgen_test]
 async fn retry_after_is_honoured() {
     // Retry-After: 0 allows the retry at once.
-    let steps = r#"[{"status": 503, "headers": {"retry-after": "0"}, "body": "{\"error\": \"x\", \"code\": \"storage_unavailable\"}"}, {"status": 200, "body": "{\"deleted\": true}"}]"#;
-    let (kv, calls_made) = scripted_store(steps, "{}");
+    let steps = format!("[{}, {DELETED_200}]", unavailable(Some("0")));
+    let (kv, calls_made) = scripted_store(&steps, "{}");
     ok(kv.delete("k".into(), U)).await;
     assert_eq!(calls(&calls_made).len(), 2);
 
     // A Retry-After that would end past the deadline: no retry, even though the backoff
     // alone would have retried within it.
-    let steps = r#"[{"status": 503, "headers": {"retry-after": "60"}, "body": "{\"error\": \"x\", \"code\": \"storage_unavailable\"}"}]"#;
-    let (kv, calls_made) = scripted_store(steps, r#"{"retries": {"deadlineMs": 5000}}"#);
+    let steps = format!("[{}]", unavailable(Some("60")));
+    let (kv, calls_made) = scripted_store(&steps, r#"{"retries": {"deadlineMs": 5000}}"#);
     let error = fails(kv.delete("k".into(), U), "storage_unavailable").await;
     assert_eq!(get(&error, "status").as_f64(), Some(503.0));
     assert_eq!(get(&error, "retryable"), JsValue::TRUE);
@@ -371,7 +384,7 @@ async fn retry_after_is_honoured() {
 #[wasm_bindgen_test]
 async fn conditional_writes_are_not_retried_when_the_outcome_is_unknown() {
     for first in [r#""network""#, r#""hang""#, r#"{"status": 504}"#] {
-        let steps = format!(r#"[{first}, {{"status": 200, "body": "{{\"version\": \"2\"}}"}}]"#);
+        let steps = format!("[{first}, {VERSION_200}]");
         let (kv, calls_made) = scripted_store(&steps, r#"{"timeoutMs": 20}"#);
         let error =
             fails(kv.set("k".into(), "v".into(), json(r#"{"ifVersion": "1"}"#)), "outcome_unknown");
@@ -380,13 +393,13 @@ async fn conditional_writes_are_not_retried_when_the_outcome_is_unknown() {
         assert_eq!(calls(&calls_made).len(), 1, "{first}");
     }
     // 503 means "not processed": a conditional write is retried after it.
-    let steps = r#"[{"status": 503, "body": "{\"error\": \"x\", \"code\": \"storage_unavailable\"}"}, {"status": 200, "body": "{\"version\": \"2\"}"}]"#;
-    let (kv, calls_made) = scripted_store(steps, "{}");
+    let steps = format!("[{}, {VERSION_200}]", unavailable(None));
+    let (kv, calls_made) = scripted_store(&steps, "{}");
     ok(kv.set("k".into(), "v".into(), json(r#"{"ifAbsent": true}"#))).await;
     assert_eq!(calls(&calls_made).len(), 2);
     // An unconditional write is retried after a network error.
-    let steps = r#"["network", {"status": 200, "body": "{\"version\": \"2\"}"}]"#;
-    let (kv, calls_made) = scripted_store(steps, "{}");
+    let steps = format!(r#"["network", {VERSION_200}]"#);
+    let (kv, calls_made) = scripted_store(&steps, "{}");
     ok(kv.set("k".into(), "v".into(), U)).await;
     assert_eq!(calls(&calls_made).len(), 2);
 }
