@@ -17,9 +17,20 @@ export async function startStub({ token = "stub-token", failures = [] } = {}) {
     req.setEncoding("utf8");
     req.on("data", (chunk) => (body += chunk));
     req.on("end", () => {
+      // CORS as the real server answers it, so that browser pages can use the stub.
+      const cors = {
+        "access-control-allow-origin": "*",
+        "access-control-allow-headers": "authorization, content-type, if-match, if-none-match",
+        "access-control-allow-methods": "GET, PUT, DELETE",
+        "access-control-expose-headers": "etag, retry-after",
+      };
+      if (req.method === "OPTIONS") {
+        res.writeHead(204, cors);
+        return res.end();
+      }
       requests.push({ method: req.method, url: req.url, headers: req.headers, body });
       const send = (status, json, headers = {}) => {
-        res.writeHead(status, { "content-type": "application/json", ...headers });
+        res.writeHead(status, { "content-type": "application/json", ...cors, ...headers });
         res.end(JSON.stringify(json));
       };
       const failure = failures.shift();
