@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests the SDK: its Rust unit tests, the wasm-bindgen tests in Node, in headless Chromium
-# and in a dedicated Web Worker, and the built npm package in Node: smoke tests (ESM and
-# CommonJS), memory over a long run, and the snippets of its README. The full runtime
-# matrix is the conformance suite's.
+# and in a dedicated Web Worker, and the built npm package: smoke tests in Node (ESM and
+# CommonJS) and in Chromium (a page and a module worker), memory over a long run, and the
+# snippets of its README. The full runtime matrix is the conformance suite's.
 #
 # Needs what scripts/setup.sh --test installs: wasm-bindgen-cli (its test runner),
 # Chromium and chromium-driver. Builds the package first if pkg/dist/ is missing.
@@ -38,6 +38,7 @@ fi
 step "package size" node scripts/check-size.mjs
 step "package smoke (import and require)" node --test tests/pkg/smoke.mjs tests/pkg/smoke.cjs
 step "package memory" node --expose-gc --test tests/pkg/memory.mjs
+step "package in chromium (page and worker)" node --test tests/pkg/browser.mjs
 step "package README snippets" node --test tests/pkg/readme.mjs
 
 if [ ${#failed[@]} -gt 0 ]; then
