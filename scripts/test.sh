@@ -12,18 +12,41 @@ root=$(pwd)
 # PostgreSQL for the backend tests; each test run creates its own schema in it.
 export RUNKV_TEST_POSTGRES_URL=${RUNKV_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 
+logs=tests/artifacts/logs
+mkdir -p "$logs"
+
 names=()
 outcomes=()
 durations=()
+counts=()
 failed=0
-absent=0
+
+# What a suite's own runner counted, read from the end of its log: the plain
+# "N passed, M failed" line, else cargo's "test result" lines added up, else node's
+# "# pass N" / "# fail M".
+counted() {
+  local log=$1 line
+  line=$(grep -aE '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    echo "${line#*: }"
+  elif grep -aq '^test result: ' "$log"; then
+    grep -a '^test result: ' "$log" | awk '
+      { for (i = 1; i <= NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+      END { printf "%d passed, %d failed (cargo)\n", p, f }'
+  elif grep -aq '^# pass ' "$log"; then
+    printf '%s passed, %s failed\n' "$(grep -a '^# pass ' "$log" | tail -n 1 | cut -d' ' -f3)" \
+      "$(grep -a '^# fail ' "$log" | tail -n 1 | cut -d' ' -f3)"
+  fi
+}
 
 run_suite() {
   local name=$1
   shift
+  local log="$logs/$name.log"
   printf '\n=== %s: %s\n' "$name" "$*"
   local start=$SECONDS
-  if "$@"; then
+  "$@" 2>&1 | tee "$log"
+  if [ "${PIPESTATUS[0]}" -eq 0 ]; then
     outcomes+=(passed)
   else
     outcomes+=(FAILED)
@@ -31,37 +54,22 @@ run_suite() {
   fi
   names+=("$name")
   durations+=($((SECONDS - start)))
-}
-
-# A suite whose entry point is not in the checkout is listed as absent, not run.
-run_suite_if() {
-  local path=$1 name=$2
-  shift 2
-  if [ -e "$path" ]; then
-    run_suite "$name" "$@"
-  else
-    names+=("$name")
-    outcomes+=(absent)
-    durations+=(0)
-    absent=$((absent + 1))
-  fi
+  counts+=("$(counted "$log")")
 }
 
 summary() {
-  printf '\n=== summary\n'
+  printf '\n=== summary (logs in %s/)\n' "$logs"
   local i
   for i in "${!names[@]}"; do
-    printf '  %-12s %-7s %4ss\n' "${names[$i]}" "${outcomes[$i]}" "${durations[$i]}"
+    printf '  %-12s %-7s %5ss  %s\n' "${names[$i]}" "${outcomes[$i]}" "${durations[$i]}" \
+      "${counts[$i]}"
   done
-  printf 'suites: %d passed, %d failed\n' $((${#names[@]} - failed - absent)) "$failed"
+  printf 'suites: %d passed, %d failed\n' $((${#names[@]} - failed)) "$failed"
 }
 
 build() {
   printf '\n=== build\n'
-  cargo build --workspace --all-targets || return 1
-  if [ -e scripts/build-pkg.sh ]; then
-    scripts/build-pkg.sh && node scripts/vendor-pkg.mjs
-  fi
+  cargo build --workspace --all-targets && scripts/build-pkg.sh && node scripts/vendor-pkg.mjs
 }
 
 if ! build; then
@@ -70,13 +78,12 @@ if ! build; then
 fi
 
 run_suite rust cargo test --workspace
-run_suite_if scripts/test-wasm.sh wasm scripts/test-wasm.sh
-run_suite_if tests/conformance/run.mjs conformance node tests/conformance/run.mjs
-run_suite_if tests/e2e/demo.test.mjs e2e node tests/e2e/demo.test.mjs
-run_suite_if tests/readme.test.mjs readme node --test tests/readme.test.mjs
-run_suite_if scripts/check-size.mjs size node scripts/check-size.mjs
-run_suite_if tests/fal_compat.py fal-compat \
-  python3 tests/fal_compat.py "$root/target/debug/runkv-server"
+run_suite wasm scripts/test-wasm.sh
+run_suite conformance node tests/conformance/run.mjs
+run_suite e2e node tests/e2e/demo.test.mjs
+run_suite readme node --test tests/readme.test.mjs
+run_suite size node scripts/check-size.mjs
+run_suite fal-compat python3 tests/fal_compat.py "$root/target/debug/runkv-server"
 
 summary
 [ "$failed" -eq 0 ]
