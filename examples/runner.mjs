@@ -110,7 +110,8 @@ async function look() {
     const version = entry ? entry.version : null;
     if (seen.has(key) && seen.get(key) === version) return;
     seen.set(key, version);
-    say(entry ? `read ${key} = ${entry.value} (version ${entry.version})` : `read ${key}: not found`);
+    if (entry) say(`read ${key} = ${entry.value} (version ${entry.version})`);
+    else say(`read ${key}: not found`);
   });
 }
 

@@ -31,7 +31,12 @@ counted() {
     echo "${line#*: }"
   elif grep -aq '^test result: ' "$log"; then
     grep -a '^test result: ' "$log" | awk '
-      { for (i = 1; i <= NF; i++) { if ($(i + 1) ~ /^passed/) p += $i; if ($(i + 1) ~ /^failed/) f += $i } }
+      {
+        for (i = 1; i < NF; i++) {
+          if ($(i + 1) ~ /^passed/) p += $i
+          if ($(i + 1) ~ /^failed/) f += $i
+        }
+      }
       END { printf "%d passed, %d failed (cargo)\n", p, f }'
   elif grep -aq '^# pass ' "$log"; then
     printf '%s passed, %s failed\n' "$(grep -a '^# pass ' "$log" | tail -n 1 | cut -d' ' -f3)" \

@@ -57,6 +57,7 @@ class Runner {
     this.pending = new Map();
     this.nextCall = 1;
     this.lastRead = null;
+    this.inFlight = 0; // operations awaiting the worker; the panel shows "busy" while any do
     this.drills = { "wrong-token": false, "server-down": false };
 
     this.panel = this.#buildPanel();
@@ -205,9 +206,11 @@ class Runner {
 
   /** Runs one operation in the worker and records its outcome in the panel. */
   async run(op, args, label = op) {
+    this.inFlight += 1;
     this.panel.classList.add("busy");
     const reply = await this.call(op, args);
-    this.panel.classList.remove("busy");
+    this.inFlight -= 1;
+    this.panel.classList.toggle("busy", this.inFlight > 0);
 
     if (reply.ok) {
       this.clearError();
@@ -330,13 +333,19 @@ async function conflictDemo() {
   );
 }
 
+let boardBusy = false;
+
 /** Shows the Node runners (examples/runner.mjs): a roster key and one key per runner. */
 async function refreshBoard() {
   const reader = runners.find((runner) => !Object.values(runner.drills).some(Boolean));
   const rows = $("#board-rows");
-  if (!reader || document.visibilityState === "hidden" || !settings.token) return;
+  if (!reader || boardBusy || document.visibilityState === "hidden" || !settings.token) return;
 
+  // One refresh at a time: against a stopped server a refresh lasts as long as the
+  // package's retries, longer than the interval.
+  boardBusy = true;
   const reply = await reader.call("board");
+  boardBusy = false;
   rows.replaceChildren();
   if (!reply.ok) {
     rows.append(boardRow(["", `${reader.name} could not read the roster: ${reply.error.code}`]));

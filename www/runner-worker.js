@@ -81,6 +81,7 @@ self.onmessage = async ({ data: { id, op, args } }) => {
     const result = await operations[op](args);
     self.postMessage({ id, ok: true, result, ms: performance.now() - started });
   } catch (error) {
-    self.postMessage({ id, ok: false, error: describeError(error), ms: performance.now() - started });
+    const ms = performance.now() - started;
+    self.postMessage({ id, ok: false, error: describeError(error), ms });
   }
 };

@@ -232,11 +232,12 @@ test("a conditional write loses to a newer version with version_conflict", async
 
 test("a value with a 2 s TTL is read, then expires", async () => {
   await page.getByTestId("ttl-demo").click();
-  await page.getByTestId("story").filter({ hasText: "Reading again" }).waitFor({ timeout: WAIT_MS });
+  const story = page.getByTestId("story");
+  await story.filter({ hasText: "Reading again" }).waitFor({ timeout: WAIT_MS });
   assertEqual(await inRunner(page, 2, "read-key").textContent(), "ttl-demo", "key read");
   assert(/^\d+$/.test(await inRunner(page, 2, "read-version").getAttribute("data-version")),
     "runner 2 did not read the value before it expired");
-  await page.getByTestId("story").filter({ hasText: "expired" }).waitFor({ timeout: WAIT_MS });
+  await story.filter({ hasText: "expired" }).waitFor({ timeout: WAIT_MS });
   for (const n of [1, 2, 3]) {
     assertEqual(await inRunner(page, n, "read-value").textContent(), "not found", `runner ${n}`);
   }
@@ -254,7 +255,8 @@ test("a Node runner and the page see each other's writes", async () => {
   const node = runNodeRunner(server.base, server.token, ["--name", "e2e-node", "--interval", "1"]);
 
   // The page lists the Node runner once it joined the roster.
-  await page.getByTestId("board").getByText("e2e-node", { exact: true }).waitFor({ timeout: WAIT_MS });
+  const board = page.getByTestId("board");
+  await board.getByText("e2e-node", { exact: true }).waitFor({ timeout: WAIT_MS });
 
   // The page writes the key the Node runner watches, and the runner prints it.
   for (const n of [1, 2, 3]) await inRunner(page, n, "key").fill("greeting");
@@ -262,7 +264,10 @@ test("a Node runner and the page see each other's writes", async () => {
   await act(page, 1, "write");
   const deadline = Date.now() + WAIT_MS;
   while (!node.output().includes(greeting) && Date.now() < deadline) await sleep(100);
-  assert(node.output().includes(greeting), `the runner never printed the page's value:\n${node.output()}`);
+  assert(
+    node.output().includes(greeting),
+    `the runner never printed the page's value:\n${node.output()}`,
+  );
 
   await page.getByTestId("read-all").click();
   await inRunner(page, 3, "read-value").filter({ hasText: greeting }).waitFor({ timeout: WAIT_MS });
