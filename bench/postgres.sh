@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the server benchmark (bench/server.sh) with the PostgreSQL store measured beside the
+# embedded one, against the same hyper "hello" ceiling, in one run.
+#
+# The PostgreSQL store works in a schema of its own, created by the server at start and
+# dropped afterwards, so the benchmark leaves nothing behind.
+#
+# Usage: bench/postgres.sh [postgres://USER@HOST:PORT/DATABASE]
+#   default: $RUNKV_TEST_POSTGRES_URL, else the local test database
+#   (postgres://postgres@127.0.0.1:5432/test). A plain libpq URL: psql uses it too.
+# Environment: those of bench/server.sh, and
+#   RUNKV_BENCH_PG_POOL_SIZE  connections per server (default: the store's default, 16)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+base="${1:-${RUNKV_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
+schema="runkv_bench_$$"
+
+if ! command -v psql >/dev/null; then
+  echo "bench/postgres.sh needs psql (Debian/Ubuntu: apt-get install postgresql-client)" >&2
+  exit 1
+fi
+psql "$base" -qAtc 'SELECT 1' >/dev/null
+
+url="$base"
+sep='?'
+[[ "$url" == *\?* ]] && sep='&'
+url+="${sep}schema=$schema"
+if [ -n "${RUNKV_BENCH_PG_POOL_SIZE:-}" ]; then
+  url+="&pool_size=$RUNKV_BENCH_PG_POOL_SIZE"
+fi
+
+drop_schema() {
+  PGOPTIONS='-c client_min_messages=warning' \
+    psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
+}
+trap drop_schema EXIT
+RUNKV_BENCH_PG_URL="$url" bench/server.sh
