@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,17 +20,16 @@ use runkv_protocol::{parse_data_path, parse_ttl, validate_key, DataPath, ErrorCo
 use runkv_protocol::{Precondition, Version};
 use serde::Serialize;
 use tower::ServiceExt;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 
+use crate::cors;
 use crate::error::ApiError;
 use crate::store::Condition;
-use crate::{App, CorsOrigins};
+use crate::App;
 
 /// The router for `app`: the API, and the static site when one is configured.
 pub fn router(app: Arc<App>) -> Router {
-    let cors = cors_layer(&app.cors_origins);
-    let router = Router::new().fallback(dispatch).with_state(app).layer(cors);
+    let router = Router::new().fallback(dispatch).with_state(app);
 
     // The per-request log layer costs a little on every request, so it is
     // only installed when its lines would be written.
@@ -44,6 +43,16 @@ pub fn router(app: Arc<App>) -> Router {
 /// Every request comes through here: the API's routes are few and fixed, and
 /// matching them by hand keeps the raw path intact and every answer ours.
 async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
+    if let Some(answer) = cors::preflight(&app.cors_origins, &request) {
+        return answer;
+    }
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = route(&app, request).await;
+    cors::add_headers(&app.cors_origins, origin.as_ref(), response.headers_mut());
+    response
+}
+
+async fn route(app: &App, request: Request) -> Response {
     let path = request.uri().path();
     let method = request.method().clone();
 
@@ -67,9 +76,9 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
     }
 
     let result = match op {
-        Op::Get => get_value(&app, request).await,
-        Op::Set => set_value(&app, request).await,
-        Op::Delete => delete_value(&app, request).await,
+        Op::Get => get_value(app, request).await,
+        Op::Set => set_value(app, request).await,
+        Op::Delete => delete_value(app, request).await,
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -283,24 +292,6 @@ async fn serve_static(dir: &std::path::Path, request: Request) -> Response {
             ApiError::new(ErrorCode::Internal, format!("cannot serve a file: {e}")).into_response()
         }
     }
-}
-
-fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
-    let allow_origin = match origins {
-        CorsOrigins::Any => AllowOrigin::any(),
-        CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
-    };
-    CorsLayer::new()
-        .allow_origin(allow_origin)
-        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::IF_MATCH,
-            header::IF_NONE_MATCH,
-        ])
-        .expose_headers([header::ETAG])
-        .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
 /// One debug line per request: method, route, namespace, status, latency.

@@ -773,6 +773,32 @@ async fn configured_cors_origins_exclude_others() {
     assert!(!other.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
 }
 
+#[tokio::test]
+async fn preflight_from_a_refused_origin_grants_nothing() {
+    let allowed = "https://app.example".parse().unwrap();
+    let api = api_with(|app| app.cors_origins = CorsOrigins::List(vec![allowed]));
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/set/demo/k")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = api.send(preflight("https://app.example")).await;
+    assert_eq!(ok.headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
+    assert_eq!(ok.headers[header::VARY], "origin");
+    let refused = api.send(preflight("https://evil.example")).await;
+    assert!(!refused.headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(!refused.headers.contains_key(header::ACCESS_CONTROL_ALLOW_METHODS));
+}
+
+#[tokio::test]
+async fn options_that_is_not_a_preflight_is_405() {
+    api().call(Method::OPTIONS, "/get/demo/k", "").await.assert_error(405, "method_not_allowed");
+}
+
 // Storage failures
 
 /// A store that fails every call the same way.
