@@ -208,6 +208,7 @@ test("every code block in the README is exercised by this test", () => {
     "cache-computation",
     "counter",
     "worker",
+    "typescript",
     "server-token",
     "tokens-file",
     "server-tokens-file",
@@ -279,6 +280,33 @@ test("a Workers-style handler reads its settings from env", async () => {
   const second = await worker.fetch(new Request("http://edge/"), env);
   assert.equal(await first.text(), "hit 1\n");
   assert.equal(await second.text(), "hit 2\n");
+});
+
+test("the TypeScript example type-checks strictly and loads a session", async () => {
+  const source = join(project, "session.mts");
+  writeFileSync(source, block("typescript"));
+  const bin = (name) => join(root, "node_modules", ".bin", name);
+  await run(
+    bin("tsc"),
+    ["--noEmit", "--strict", "--module", "nodenext", "--target", "es2022", "session.mts"],
+    { cwd: project },
+  ).catch((error) => assert.fail(`tsc:\n${error.stdout}${error.stderr}`));
+
+  // Run it too: types stripped by esbuild, against the real server.
+  await run(bin("esbuild"), [source, "--log-level=warning", `--outfile=${project}/session.mjs`]);
+  const { loadSession } = await import(pathToFileURL(join(project, "session.mjs")).href);
+  const stored = { user: "ada", expires: 1_900_000_000 };
+  const body = JSON.stringify(stored);
+  await request(`${server.url}/set/sessions/session%2Fabc`, server.token, "PUT", body);
+  process.env.RUNKV_URL = server.url;
+  process.env.RUNKV_TOKEN = server.token;
+  try {
+    assert.deepEqual(await loadSession("abc"), stored);
+    assert.equal(await loadSession("nobody"), null);
+  } finally {
+    delete process.env.RUNKV_URL;
+    delete process.env.RUNKV_TOKEN;
+  }
 });
 
 test("the wire protocol's curl commands set, get and delete", async () => {
