@@ -7,8 +7,8 @@
 # the committed package-lock.json, system packages by the Debian release.
 #
 # Usage: scripts/setup.sh [--test]
-#   --test  also install what only the tests and benchmarks need: Chromium, chromium-driver
-#           and wrk (`make demo` needs none of them).
+#   --test  also install what only the tests and benchmarks need: Chromium, chromium-driver,
+#           wrk, and curl, openssl and psql if missing (`make demo` needs none of them).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -62,10 +62,14 @@ else
   printf '%s\n' "$lock_hash" >"$stamp"
 fi
 
-# Debian packages: a browser for the browser tests, wrk for the benchmarks.
+# Debian packages: a browser for the browser tests, wrk for the benchmarks, and the
+# command-line tools the README's snippets use (its test runs them).
 missing=()
 if $want_test_tools; then
   command -v wrk >/dev/null || missing+=(wrk)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v psql >/dev/null || missing+=(postgresql-client)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
 fi
