@@ -5,7 +5,7 @@
 //! same steps cost a third of the WebAssembly module in bindings and async plumbing. What
 //! to send, and what an answer or a failure means, is decided here and in `store`.
 
-use js_sys::{Function, Reflect};
+use js_sys::{Array, Function, Reflect};
 use runkv_protocol::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -77,26 +77,23 @@ pub(crate) async fn send(
         timeout_ms,
         signal,
     );
-    let outcome = JsFuture::from(pending).await.unwrap_or_default();
-    let field = |name: &str| Reflect::get(&outcome, &name.into()).unwrap_or_default();
-
-    let Some(failure) = field("failure").as_string() else {
-        return Ok(Reply {
-            status: field("status").as_f64().unwrap_or(0.0) as u16,
-            retry_after: field("retryAfter").as_string(),
-            body: field("body"),
-        });
-    };
-    Err(match failure.as_str() {
+    // `[status, body, retryAfter]`, or `[0, failure, detail, cause]`.
+    let outcome: Array = JsFuture::from(pending).await.unwrap_or_default().unchecked_into();
+    let status = outcome.get(0).as_f64().unwrap_or(0.0) as u16;
+    if status != 0 {
+        let retry_after = outcome.get(2).as_string();
+        return Ok(Reply { status, retry_after, body: outcome.get(1) });
+    }
+    Err(match outcome.get(1).as_string().unwrap_or_default().as_str() {
         "aborted" => aborted(),
         "timeout" => Failure::new(
             ErrorCode::Timeout,
             format!("no answer from the runkv server within {} ms", timeout_ms as u64),
         ),
         _ => {
-            let detail = field("detail").as_string().unwrap_or_default();
+            let detail = outcome.get(2).as_string().unwrap_or_default();
             Failure::new(ErrorCode::Network, format!("could not reach the runkv server: {detail}"))
-                .with_cause(field("cause"))
+                .with_cause(outcome.get(3))
         }
     })
 }

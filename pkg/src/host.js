@@ -28,8 +28,9 @@ export class KVStoreError extends Error {
 
 /**
  * Sends one request with `fetch` and reads the whole answer, within `timeoutMs` and until
- * `signal` fires. Never rejects: resolves to `{ status, retryAfter, body }`, or to
- * `{ failure, cause, detail }` where `failure` is "timeout", "aborted" or "network".
+ * `signal` fires. Never rejects: resolves to `[status, body, retryAfter]` for an answer,
+ * or to `[0, failure, detail, cause]` where `failure` is "timeout", "aborted" or "network".
+ * (An array, because the core reads its items by index: no property names to pass.)
  *
  * The headers are `Authorization`, a `Content-Type` when there is a body, and the
  * condition header the core chose (`If-Match` or `If-None-Match`), if any. A new headers
@@ -60,23 +61,20 @@ export async function exchange(
   const timer = setTimeout(abort, timeoutMs);
   signal?.addEventListener("abort", abort);
   try {
-    if (signal?.aborted) return { failure: "aborted" };
+    if (signal?.aborted) return [0, "aborted"];
     const response = await fetch.call(globalThis, url, {
       method,
       headers,
       body,
       signal: controller.signal,
     });
-    return {
-      status: response.status,
-      retryAfter: response.headers.get("retry-after"),
-      body: await response.text(),
-    };
+    const retryAfter = response.headers.get("retry-after");
+    return [response.status, await response.text(), retryAfter];
   } catch (cause) {
     const failure = signal?.aborted ? "aborted" : controller.signal.aborted ? "timeout" : "network";
     // Node's fetch says only "fetch failed"; the reason (ECONNREFUSED, ...) is its cause.
     const detail = String(cause?.cause?.message ?? cause?.message ?? cause);
-    return { failure, cause, detail };
+    return [0, failure, detail, cause];
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", abort);
