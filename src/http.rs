@@ -1,9 +1,10 @@
 //! One HTTP exchange, and waiting between exchanges, through the JavaScript host.
 //!
 //! The exchange itself (`fetch` with a timeout and the caller's abort signal, reading the
-//! body) is a few lines of JavaScript in the package's `host.js`: written in Rust, the
-//! same steps cost a third of the WebAssembly module in bindings and async plumbing. What
-//! to send, and what an answer or a failure means, is decided here and in `store`.
+//! body) is a few lines of JavaScript in the package's `host.js`: written in Rust with
+//! web-sys, the same steps cost about 2.5 KB of the gzipped download in bindings and async
+//! plumbing, a tenth of the budget. What to send, when to send it again, and what an
+//! answer or a failure means, is decided here, in `store` and in `retry`.
 
 use js_sys::{Array, Function, Reflect};
 use runkv_protocol::ErrorCode;
