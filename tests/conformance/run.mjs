@@ -34,7 +34,7 @@ const root = path.resolve(conformanceDir, "..", "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 
 /** Runtimes whose entry file hands the scenarios the process environment. */
-const RUNTIMES_WITH_ENV = new Set(["node-esm", "node-cjs", "deno", "bun"]);
+const RUNTIMES_WITH_ENV = new Set(["node-esm", "node-cjs", "deno", "bun", "esbuild-node"]);
 
 const { values: args } = parseArgs({
   options: {

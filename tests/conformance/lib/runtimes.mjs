@@ -416,6 +416,71 @@ export const viteBundle = {
   },
 };
 
+/**
+ * The package README's recipe for esbuild: esbuild leaves
+ * `new URL("./runkv_bg.wasm", import.meta.url)` as it is and emits no `.wasm`, so the app
+ * copies node_modules/runkv/dist/runkv_bg.wasm next to its bundle.
+ */
+async function esbuildWithWasm(ctx, { entry, outDir, platform }) {
+  const esbuild = await import("esbuild");
+  await esbuild.build({
+    entryPoints: [path.join(ctx.appDir, "entries", entry)],
+    outdir: outDir,
+    bundle: true,
+    format: "esm",
+    platform,
+    minify: true,
+    logLevel: "silent",
+  });
+  await copyFile(
+    path.join(ctx.appDir, "node_modules", "runkv", "dist", "runkv_bg.wasm"),
+    path.join(outDir, "runkv_bg.wasm"),
+  );
+}
+
+/** An esbuild bundle of a small browser app, run in a Chromium page. */
+export const esbuildBrowser = {
+  name: "esbuild-browser",
+  async run(ctx) {
+    const outDir = path.join(ctx.appDir, "esbuild-browser");
+    await esbuildWithWasm(ctx, { entry: "bundler/main.mjs", outDir, platform: "browser" });
+    await writeFile(
+      path.join(outDir, "index.html"),
+      `<!doctype html>
+<meta charset="utf-8">
+<title>runkv conformance: esbuild bundle</title>
+<script type="module" src="./main.js"></script>
+`,
+    );
+    const site = await ctx.site();
+    return runInPage(
+      ctx,
+      "esbuild-browser",
+      `${site.url}/esbuild-browser/index.html`,
+      () => typeof globalThis.runConformance === "function",
+      (config) => globalThis.runConformance(config),
+    );
+  },
+};
+
+/**
+ * An esbuild bundle for Node (as serverless functions are deployed): one ES module file
+ * with the scenarios and the package inlined, run by Node.
+ */
+export const esbuildNode = {
+  name: "esbuild-node",
+  async run(ctx) {
+    const outDir = path.join(ctx.appDir, "esbuild-node");
+    await esbuildWithWasm(ctx, { entry: "cli.mjs", outDir, platform: "node" });
+    return runEntryProcess(
+      process.execPath,
+      [path.join(outDir, "cli.js")],
+      ctx,
+      "esbuild-node",
+    );
+  },
+};
+
 export const allRuntimes = [
   nodeEsm,
   nodeCjs,
@@ -426,4 +491,6 @@ export const allRuntimes = [
   chromiumPage,
   chromiumWorker,
   viteBundle,
+  esbuildBrowser,
+  esbuildNode,
 ];
