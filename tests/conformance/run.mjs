@@ -34,7 +34,14 @@ const root = path.resolve(conformanceDir, "..", "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 
 /** Runtimes whose entry file hands the scenarios the process environment. */
-const RUNTIMES_WITH_ENV = new Set(["node-esm", "node-cjs", "deno", "bun", "esbuild-node"]);
+const RUNTIMES_WITH_ENV = new Set([
+  "node-esm",
+  "node-cjs",
+  "deno",
+  "bun",
+  "bun-cjs",
+  "esbuild-node",
+]);
 
 const { values: args } = parseArgs({
   options: {

@@ -129,6 +129,15 @@ export const bun = {
   },
 };
 
+/** `require("runkv")` in Bun, which resolves the `bun` condition for require too. */
+export const bunCjs = {
+  name: "bun-cjs",
+  async run(ctx) {
+    await requireBinary(ctx.bins.bun, "bun");
+    return runEntryProcess(ctx.bins.bun, ["entries/cli.cjs"], ctx, "bun-cjs");
+  },
+};
+
 /**
  * workerd: bundle the worker with esbuild (resolving `runkv` with the `workerd` condition,
  * as wrangler does) and keep every `.wasm` import as a separate WebAssembly module, because
@@ -487,6 +496,7 @@ export const allRuntimes = [
   deno,
   denoNoEnv,
   bun,
+  bunCjs,
   workerd,
   chromiumPage,
   chromiumWorker,
