@@ -33,16 +33,6 @@ const conformanceDir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(conformanceDir, "..", "..");
 const bin = (name) => path.join(root, "node_modules", ".bin", name);
 
-/** Runtimes whose entry file hands the scenarios the process environment. */
-const RUNTIMES_WITH_ENV = new Set([
-  "node-esm",
-  "node-cjs",
-  "deno",
-  "bun",
-  "bun-cjs",
-  "esbuild-node",
-]);
-
 const { values: args } = parseArgs({
   options: {
     runtime: { type: "string" },
@@ -269,9 +259,12 @@ async function main() {
     };
 
     for (const runtime of selected) {
+      // Which scenarios apply depends on what the runtime's entry hands them.
+      const capabilities = runtime.capabilities ?? [];
       const host = {
         name: runtime.name,
-        env: RUNTIMES_WITH_ENV.has(runtime.name) ? {} : undefined,
+        env: capabilities.includes("env") ? {} : undefined,
+        bindings: capabilities.includes("bindings") ? {} : undefined,
       };
       const expected = scenarios.filter((s) => !s.applies || s.applies(host)).map((s) => s.name);
       const started = Date.now();

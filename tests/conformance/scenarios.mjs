@@ -23,6 +23,8 @@
  * @property {string} name
  * @property {{ set(name: string, value: string): void, unset(name: string): void }} [env]
  *   the runtime's process environment, where it has one
+ * @property {Record<string, unknown>} [bindings]  a Worker's env, with RUNKV_URL and
+ *   RUNKV_TOKEN bound to the server's URL and the read-write token
  */
 
 /**
@@ -707,6 +709,16 @@ export const scenarios = [
         [`PUT /set/${path}`, `GET /get/${path}`, `DELETE /delete/${path}`],
         "requests",
       );
+    },
+  },
+  {
+    name: "settings from Worker bindings passed as env",
+    applies: (host) => Boolean(host.bindings),
+    async run({ KVStore }, config, host) {
+      const kv = new KVStore(config.namespace, { env: host.bindings });
+      const key = unique("bindings");
+      await kv.set(key, "configured by bindings");
+      assertEqual(await kv.get(key), "configured by bindings", "get");
     },
   },
   {

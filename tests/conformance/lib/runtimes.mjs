@@ -73,16 +73,19 @@ async function runEntryProcess(cmd, args, ctx, runtime) {
 
 export const nodeEsm = {
   name: "node-esm",
+  capabilities: ["env"],
   run: (ctx) => runEntryProcess(process.execPath, ["entries/cli.mjs"], ctx, "node-esm"),
 };
 
 export const nodeCjs = {
   name: "node-cjs",
+  capabilities: ["env"],
   run: (ctx) => runEntryProcess(process.execPath, ["entries/cli.cjs"], ctx, "node-cjs"),
 };
 
 export const deno = {
   name: "deno",
+  capabilities: ["env"],
   async run(ctx) {
     await requireBinary(ctx.bins.deno, "deno");
 
@@ -123,6 +126,7 @@ export const denoNoEnv = {
 
 export const bun = {
   name: "bun",
+  capabilities: ["env"],
   async run(ctx) {
     await requireBinary(ctx.bins.bun, "bun");
     return runEntryProcess(ctx.bins.bun, ["entries/cli.mjs"], ctx, "bun");
@@ -132,6 +136,7 @@ export const bun = {
 /** `require("runkv")` in Bun, which resolves the `bun` condition for require too. */
 export const bunCjs = {
   name: "bun-cjs",
+  capabilities: ["env"],
   async run(ctx) {
     await requireBinary(ctx.bins.bun, "bun");
     return runEntryProcess(ctx.bins.bun, ["entries/cli.cjs"], ctx, "bun-cjs");
@@ -145,6 +150,7 @@ export const bunCjs = {
  */
 export const workerd = {
   name: "workerd",
+  capabilities: ["bindings"],
   async run(ctx) {
     await requireBinary(ctx.bins.workerd, "workerd");
     const esbuild = await import("esbuild");
@@ -176,6 +182,7 @@ export const workerd = {
     });
     for (const [name, file] of wasmModules) await copyFile(file, path.join(outDir, name));
 
+    const config = ctx.configFor("workerd");
     const modules = [
       '(name = "worker.js", esModule = embed "worker.js")',
       ...[...wasmModules.keys()].map((name) => `(name = "${name}", wasm = embed "${name}")`),
@@ -196,6 +203,11 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     ${modules.join(",\n    ")}
+  ],
+  # The settings as a deployed Worker gets them: bindings in its env.
+  bindings = [
+    (name = "RUNKV_URL", text = ${JSON.stringify(config.url)}),
+    (name = "RUNKV_TOKEN", text = ${JSON.stringify(config.tokens.readWrite)}),
   ],
   compatibilityDate = "2025-09-01",
 );
@@ -238,7 +250,6 @@ const worker :Workerd.Worker = (
       }
       const names = await listing.json();
 
-      const config = ctx.configFor("workerd");
       const results = [];
       for (const name of names) {
         const res = await fetch(base, {
@@ -478,6 +489,7 @@ export const esbuildBrowser = {
  */
 export const esbuildNode = {
   name: "esbuild-node",
+  capabilities: ["env"],
   async run(ctx) {
     const outDir = path.join(ctx.appDir, "esbuild-node");
     await esbuildWithWasm(ctx, { entry: "cli.mjs", outDir, platform: "node" });
