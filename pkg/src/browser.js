@@ -26,7 +26,10 @@ function loadFailure(cause) {
   });
 }
 
-/** See index.d.ts: the same class as in every other entry point, once the module is loaded. */
+/**
+ * The core's KVStore (see index.d.ts) behind a thin wrapper: until the module has loaded,
+ * calls wait for it; after, each call goes straight to the core.
+ */
 export class KVStore {
   #store = null;
   #args;
