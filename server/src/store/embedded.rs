@@ -458,7 +458,7 @@ impl Writer {
             step.scanned += 1;
 
             // Written in this same batch: it is a new entry, not a due one.
-            if staged.expiry.get(&index_key).is_some() {
+            if staged.expiry.contains_key(&index_key) {
                 continue;
             }
             let at = read_u64(&index_key[..8])?;
