@@ -23,7 +23,7 @@ pub mod expiry;
 pub mod http;
 pub mod store;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,8 +96,12 @@ pub enum CorsOrigins {
     List(Vec<HeaderValue>),
 }
 
+/// How long requests in flight may still run once shutdown has begun.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
-/// accepting, lets requests in flight finish, and closes the store.
+/// accepting, lets requests in flight finish (for up to
+/// [`SHUTDOWN_GRACE`]), and closes the store.
 pub async fn serve(
     listener: TcpListener,
     app: App,
@@ -111,7 +115,28 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    // Graceful shutdown waits for requests in flight, but not forever: a
+    // client stalled in the middle of an upload must not keep the store open.
+    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let server = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
+    let deadline = async move {
+        let _ = stop_requested.wait_for(|&stop| stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    let served = tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "requests still in flight after the grace period; closing the store anyway"
+            );
+            Ok(())
+        }
+    };
 
     purge.abort();
     let closed = store.close().await;
