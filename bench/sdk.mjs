@@ -7,9 +7,10 @@
 //
 // - Throughput: `kv.get(key)` through the built package versus a hand-written `fetch` loop
 //   sending the same request (same URL, same Authorization header, reading the JSON body),
-//   with the same number of calls in flight. The rounds alternate between the two so drift
-//   in the machine's load hits both; the median round of each is compared. The ratio
-//   fetch ops/s / SDK ops/s is the SDK's overhead (target: at most 1.1).
+//   with the same number of calls in flight. Each round runs both back to back so drift in
+//   the machine's load hits both; the ratio fetch ops/s / SDK ops/s, median over the rounds,
+//   is the SDK's overhead (target: at most 1.1). The client CPU time per call is printed
+//   too: on a busy machine it is the steadier measure of what the SDK adds.
 // - Cold start: in a fresh `node` process, the time to import the package and the time to
 //   its first completed `get`, median of several runs, next to the same first request made
 //   with plain `fetch` in a fresh process.
@@ -61,7 +62,12 @@ async function firstExisting(paths) {
   return null;
 }
 
-/** Runs `op` with `concurrency` calls in flight for `seconds`; returns completed ops/s. */
+/**
+ * Runs `op` with `concurrency` calls in flight for `seconds`. Returns completed calls per
+ * second of wall time, and this process's CPU time (user + system) per call: the server runs
+ * in another process, so that is the client's own cost, and other load on the machine
+ * delays it without inflating it.
+ */
 async function throughput(op, seconds, concurrency) {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
@@ -72,8 +78,14 @@ async function throughput(op, seconds, concurrency) {
     }
   };
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, worker));
-  return { opsPerSec: done / ((performance.now() - started) / 1000), calls: done };
+  const cpu = process.cpuUsage(cpuStart);
+  return {
+    opsPerSec: done / ((performance.now() - started) / 1000),
+    cpuMicrosPerCall: (cpu.user + cpu.system) / done,
+    calls: done,
+  };
 }
 
 /** Runs a small ES module in a fresh `node` in the fixture app; returns its JSON output. */
@@ -165,32 +177,47 @@ async function main() {
     await throughput(sdkGet, 1, CONCURRENCY);
 
     const memoryBefore = process.memoryUsage();
-    const fetchRounds = [];
-    const timedRounds = [];
-    const sdkRounds = [];
+    // Each round runs the three variants back to back, so a change in the machine's load
+    // hits all of them; the ratio is taken within each round, then the median across rounds.
+    const rounds = [];
     let sdkCalls = 0;
     for (let round = 0; round < ROUNDS; round += 1) {
-      fetchRounds.push((await throughput(plainGet, SECONDS, CONCURRENCY)).opsPerSec);
-      timedRounds.push((await throughput(timedGet, SECONDS, CONCURRENCY)).opsPerSec);
+      const fetchRound = await throughput(plainGet, SECONDS, CONCURRENCY);
+      const timedRound = await throughput(timedGet, SECONDS, CONCURRENCY);
       const sdkRound = await throughput(sdkGet, SECONDS, CONCURRENCY);
-      sdkRounds.push(sdkRound.opsPerSec);
+      rounds.push({ fetch: fetchRound, timed: timedRound, sdk: sdkRound });
       sdkCalls += sdkRound.calls;
     }
     const memoryAfter = process.memoryUsage();
-    const fetchOps = median(fetchRounds);
-    const sdkOps = median(sdkRounds);
-    const fmt = (xs) => xs.map((x) => x.toFixed(0)).join(", ");
-    console.log(`  plain fetch: ${fetchOps.toFixed(0)} ops/s (rounds: ${fmt(fetchRounds)})`);
-    console.log(`  kv.get:      ${sdkOps.toFixed(0)} ops/s (rounds: ${fmt(sdkRounds)})`);
-    console.log(
-      `  overhead:    ${
-        (fetchOps / sdkOps).toFixed(3)
-      }x (plain fetch ops/s / kv.get ops/s; target <= 1.1x)`,
+
+    const list = (pick, digits = 0) => rounds.map((r) => pick(r).toFixed(digits)).join(", ");
+    const report = (label, variant) => {
+      const ops = median(rounds.map((r) => r[variant].opsPerSec));
+      const cpu = median(rounds.map((r) => r[variant].cpuMicrosPerCall));
+      console.log(
+        `  ${label.padEnd(34)} ${ops.toFixed(0).padStart(6)} ops/s, ` +
+          `${cpu.toFixed(0).padStart(4)} us client CPU per call ` +
+          `(rounds: ${list((r) => r[variant].opsPerSec)})`,
+      );
+    };
+    report("plain fetch", "fetch");
+    report("kv.get", "sdk");
+    report("fetch with a timeout signal (diag.)", "timed");
+
+    const wallRatio = median(rounds.map((r) => r.fetch.opsPerSec / r.sdk.opsPerSec));
+    const cpuRatio = median(rounds.map((r) => r.sdk.cpuMicrosPerCall / r.fetch.cpuMicrosPerCall));
+    const timedCpuRatio = median(
+      rounds.map((r) => r.timed.cpuMicrosPerCall / r.fetch.cpuMicrosPerCall),
     );
-    const timedOps = median(timedRounds);
     console.log(
-      `  (diagnostic) fetch with a timeout signal: ${timedOps.toFixed(0)} ops/s, ` +
-        `${(fetchOps / timedOps).toFixed(3)}x (rounds: ${fmt(timedRounds)})`,
+      `  overhead, ops/s:           ${wallRatio.toFixed(3)}x ` +
+        `(plain fetch / kv.get, median of per-round ratios: ${
+          list((r) => r.fetch.opsPerSec / r.sdk.opsPerSec, 3)
+        }; target <= 1.1x)`,
+    );
+    console.log(
+      `  overhead, client CPU/call: ${cpuRatio.toFixed(3)}x ` +
+        `(kv.get / plain fetch; a timeout signal alone: ${timedCpuRatio.toFixed(3)}x)`,
     );
     const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
     console.log(
