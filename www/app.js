@@ -7,6 +7,8 @@ const FIRST_RUNNERS = 3;
 const BOARD_INTERVAL_MS = 2000;
 const LOG_LENGTH = 8;
 const WRONG_TOKEN = "not-a-valid-token";
+// Long enough that every runner reads the value before it expires, short enough to watch.
+const TTL_DEMO_SECS = 4;
 // Nothing listens on port 2 and only root could bind it, so a connection there is refused at
 // once, exactly as for a stopped server. (Browsers block some low ports outright, which would
 // be a different failure; 2 is not one of them.)
@@ -294,21 +296,28 @@ function story(text) {
   $("#story").textContent = text;
 }
 
-/** Writes a value with a 2-second TTL, reads it everywhere, waits, and reads it again. */
+/** Writes a value with a short TTL, reads it everywhere, waits it out, and reads it again. */
 async function ttlDemo() {
   const [writer] = runners;
   if (!writer) return story("Add a runner first.");
   const key = "ttl-demo";
 
-  story(`${writer.name} writes "${key}" with a TTL of 2 s…`);
-  await writer.write({ key, value: `written at ${new Date().toLocaleTimeString()}`, ttl: 2 });
+  story(`${writer.name} writes "${key}" with a TTL of ${TTL_DEMO_SECS} s…`);
+  const value = `written at ${new Date().toLocaleTimeString()}`;
+  const written = await writer.write({ key, value, ttl: TTL_DEMO_SECS });
+  if (!written.ok) return story(`${writer.name} could not write "${key}".`);
+  const writtenAt = performance.now();
   await Promise.all(runners.map((runner) => runner.read(key)));
-  for (let left = 3; left > 0; left--) {
-    story(`Every runner can read "${key}" now. Reading again in ${left} s…`);
-    await sleep(1000);
+
+  // Counted from the acknowledged write, plus a second: the server expires the value
+  // TTL seconds after it applied the write, which is a little before the answer arrived.
+  const readAt = writtenAt + (TTL_DEMO_SECS + 1) * 1000;
+  for (let left = readAt - performance.now(); left > 0; left = readAt - performance.now()) {
+    story(`Every runner has read "${key}". Reading again in ${Math.ceil(left / 1000)} s…`);
+    await sleep(Math.min(left, 1000));
   }
   await Promise.all(runners.map((runner) => runner.read(key)));
-  story(`After 3 s every runner reads "${key}" as not found: the value expired.`);
+  story(`${TTL_DEMO_SECS + 1} s later every runner reads "${key}" as not found: it expired.`);
 }
 
 /** Two runners update one key; the one holding an old version loses its conditional write. */
