@@ -242,6 +242,8 @@ async function main() {
         maxValueBytes: server.maxValueBytes,
         fakes: fakes.urls,
       }),
+      /** Registers a function that stops something a runtime started, also on interrupt. */
+      onCleanup: (cleanup) => cleanups.push(cleanup),
       chromium: async () => {
         if (!chromium) {
           chromium = launchChromium(work, process.env.CHROMIUM_BIN ?? "/usr/bin/chromium");

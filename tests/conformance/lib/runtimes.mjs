@@ -220,6 +220,9 @@ const worker :Workerd.Worker = (
       env: childEnv({}),
       stdio: ["ignore", "pipe", "pipe", "pipe"],
     });
+    ctx.onCleanup(async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+    });
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));
