@@ -29,9 +29,10 @@ use tokio::sync::oneshot;
 
 use super::{Condition, Conflict, Entry, Store, StoreError};
 
-/// The most writes gathered into one commit. Large enough that a batch is
-/// never cut short under load from thousands of connections; small enough
-/// that one batch of 2 MiB values stays within memory bounds a server has.
+/// The most writes gathered into one commit. The values are in memory
+/// already (each waiting request holds its own), so the cap does not bound
+/// memory; it bounds how long one commit takes, and so the latency of the
+/// writes that queue behind it.
 const MAX_BATCH: usize = 1024;
 
 /// The most expiry-index entries one purge step handles, so that a purge of a
