@@ -30,9 +30,19 @@ if [ -n "${RUNKV_BENCH_PG_POOL_SIZE:-}" ]; then
   url+="&pool_size=$RUNKV_BENCH_PG_POOL_SIZE"
 fi
 
-drop_schema() {
+bench=""
+cleanup() {
+  # bench/server.sh runs in a process group of its own: whatever it leaves
+  # running (servers it started in subshells) is stopped with the group.
+  if [ -n "$bench" ]; then
+    kill -- "-$bench" 2>/dev/null || true
+  fi
   PGOPTIONS='-c client_min_messages=warning' \
     psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null
 }
-trap drop_schema EXIT
-RUNKV_BENCH_PG_URL="$url" bench/server.sh
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+RUNKV_BENCH_PG_URL="$url" setsid bench/server.sh &
+bench=$!
+wait "$bench"

@@ -31,8 +31,12 @@ impl TestSchema {
     }
 
     /// The store URL for this schema.
+    ///
+    /// The pool is smaller than the default: many tests, and other test
+    /// runs, share the server's 100 connections (`max_connections`), and
+    /// eight per store still let racing writes really overlap.
     pub fn url(&self) -> String {
-        with_param(&base_url(), &format!("schema={}", self.name))
+        with_param(&base_url(), &format!("schema={}&pool_size=8", self.name))
     }
 }
 
