@@ -2,7 +2,10 @@
 //! fast with 503 `storage_unavailable` meanwhile, and the same server process
 //! serves normally again afterwards.
 //!
-//! The shared test database is used by other tests at the same time, so this
+//! The same holds when PostgreSQL hangs instead (stopped with `SIGSTOP`):
+//! requests end with 503 after the store's timeouts rather than waiting.
+//!
+//! The shared test database is used by other tests at the same time, so each
 //! test makes a throwaway PostgreSQL cluster of its own (`initdb` into a
 //! temporary directory, on a free port) and stops and starts that one.
 
@@ -78,6 +81,31 @@ impl Cluster {
         );
     }
 
+    /// Sends `signal` to the postmaster and every backend: with `SIGSTOP`
+    /// the database hangs with its connections open, as an overloaded or
+    /// partitioned server does; `SIGCONT` resumes it.
+    fn signal_all(&self, signal: i32) {
+        // No pid file: the cluster is not running.
+        let Ok(pid_file) = std::fs::read_to_string(self.data.join("postmaster.pid")) else {
+            return;
+        };
+        let postmaster: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+            if ppid.and_then(|p| p.parse::<i32>().ok()) == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            // SAFETY: signals processes of our own test cluster; no memory is involved.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres?schema=runkv_outage", self.port)
     }
@@ -86,6 +114,8 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Also runs while a failed test unwinds: report, do not panic again.
+        // A cluster stopped with SIGSTOP must resume to be able to shut down.
+        self.signal_all(libc::SIGCONT);
         let out = postgres_command(
             Command::new(self.bin.join("pg_ctl")).arg("--pgdata").arg(&self.data).args([
                 "--wait",
@@ -236,4 +266,42 @@ async fn a_server_cannot_start_without_its_database() {
         .await
         .unwrap();
     assert!(!status.success(), "started without a database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_database_gets_503_instead_of_hanging_requests() {
+    let cluster = Cluster::create();
+    let mut server = ServerProcess::start(&cluster.url()).await;
+    assert_eq!(put(&server, "k", "before").await.0, StatusCode::OK);
+
+    // PostgreSQL accepts nothing and answers nothing, but no connection
+    // breaks: only the store's timeouts can end these requests.
+    cluster.signal_all(libc::SIGSTOP);
+    let (status, retry_after, body) = get(&server, "k").await;
+    let (put_status, put_body) = put(&server, "k", "during").await;
+    cluster.signal_all(libc::SIGCONT);
+
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "storage_unavailable");
+    assert!(retry_after.is_some(), "503 without Retry-After");
+    assert_eq!(put_status, StatusCode::SERVICE_UNAVAILABLE, "{put_body}");
+    assert_eq!(put_body["code"], "storage_unavailable");
+
+    // Resumed, the same process serves again. The PUT above timed out on
+    // the client side only, so it may have committed after all: either value
+    // is a correct read.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, body) = get(&server, "k").await;
+        if status == StatusCode::OK {
+            assert!(body["value"] == "before" || body["value"] == "during", "{body}");
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(Instant::now() < deadline, "no recovery after PostgreSQL resumed: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(put(&server, "k", "after").await.0, StatusCode::OK);
+    assert_eq!(get(&server, "k").await.2["value"], "after");
+    assert!(server.is_running(), "the server must not have exited");
 }
