@@ -52,6 +52,9 @@ async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
     response
 }
 
+/// Picks the endpoint by path, then checks the method: a known path with the
+/// wrong method is 405, an unknown path is 404 `route_not_found` (or a file
+/// of the static site).
 async fn route(app: &App, request: Request) -> Response {
     let path = request.uri().path();
     let method = request.method().clone();
