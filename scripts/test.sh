@@ -23,7 +23,7 @@ failed=0
 
 # What a suite's own runner counted, read from the end of its log: the plain
 # "N passed, M failed" line, else cargo's "test result" lines added up, else node's
-# "# pass N" / "# fail M".
+# "# pass N" / "# fail M", else its last line.
 counted() {
   local log=$1 line
   line=$(grep -aE '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
@@ -41,6 +41,8 @@ counted() {
   elif grep -aq '^# pass ' "$log"; then
     printf '%s passed, %s failed\n' "$(grep -a '^# pass ' "$log" | tail -n 1 | cut -d' ' -f3)" \
       "$(grep -a '^# fail ' "$log" | tail -n 1 | cut -d' ' -f3)"
+  else
+    grep -a . "$log" | tail -n 1
   fi
 }
 
