@@ -8,6 +8,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+started=$SECONDS
 
 # PostgreSQL for the backend tests; each test run creates its own schema in it.
 export RUNKV_TEST_POSTGRES_URL=${RUNKV_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -66,11 +67,17 @@ run_suite() {
 
 summary() {
   printf '\n=== summary (logs in %s/)\n' "$logs"
-  local i
+  local i passed_tests=0 failed_tests=0
   for i in "${!names[@]}"; do
     printf '  %-12s %-7s %5ss  %s\n' "${names[$i]}" "${outcomes[$i]}" "${durations[$i]}" \
       "${counts[$i]}"
+    if [[ ${counts[$i]} =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+      passed_tests=$((passed_tests + BASH_REMATCH[1]))
+      failed_tests=$((failed_tests + BASH_REMATCH[2]))
+    fi
   done
+  printf '  %-12s %-7s %5ss  %d passed, %d failed\n' all "" "$((SECONDS - started))" \
+    "$passed_tests" "$failed_tests"
   printf 'suites: %d passed, %d failed\n' $((${#names[@]} - failed)) "$failed"
 }
 
