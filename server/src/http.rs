@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -20,16 +20,23 @@ use runkv_protocol::{parse_data_path, parse_ttl, validate_key, DataPath, ErrorCo
 use runkv_protocol::{Precondition, Version};
 use serde::Serialize;
 use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 
-use crate::cors;
 use crate::error::ApiError;
 use crate::store::Condition;
-use crate::App;
+use crate::{App, CorsOrigins};
 
 /// The router for `app`: the API, and the static site when one is configured.
 pub fn router(app: Arc<App>) -> Router {
-    let router = Router::new().fallback(dispatch).with_state(app);
+    let cors = cors_layer(&app.cors_origins);
+    // tower-http answers every OPTIONS request as a preflight, with an empty
+    // body; one that is not a preflight gets our JSON 405 instead.
+    let router = Router::new()
+        .fallback(dispatch)
+        .with_state(app)
+        .layer(cors)
+        .layer(middleware::from_fn(refuse_plain_options));
 
     // The per-request log layer costs a little on every request, so it is
     // only installed when its lines would be written.
@@ -43,19 +50,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// Every request comes through here: the API's routes are few and fixed, and
 /// matching them by hand keeps the raw path intact and every answer ours.
 async fn dispatch(State(app): State<Arc<App>>, request: Request) -> Response {
-    if let Some(answer) = cors::preflight(&app.cors_origins, &request) {
-        return answer;
-    }
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let mut response = route(&app, request).await;
-    cors::add_headers(&app.cors_origins, origin.as_ref(), response.headers_mut());
-    response
-}
-
-/// Picks the endpoint by path, then checks the method: a known path with the
-/// wrong method is 405, an unknown path is 404 `route_not_found` (or a file
-/// of the static site).
-async fn route(app: &App, request: Request) -> Response {
+    let app = &*app;
     let path = request.uri().path();
     let method = request.method().clone();
 
@@ -295,6 +290,34 @@ async fn serve_static(dir: &std::path::Path, request: Request) -> Response {
             ApiError::new(ErrorCode::Internal, format!("cannot serve a file: {e}")).into_response()
         }
     }
+}
+
+async fn refuse_plain_options(request: Request, next: Next) -> Response {
+    let preflight = request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if request.method() == Method::OPTIONS && !preflight {
+        return method_not_allowed("GET, PUT, DELETE");
+    }
+    next.run(request).await
+}
+
+fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow_origin = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(list.iter().cloned()),
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::HEAD, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+        ])
+        // Browsers hide response headers from scripts unless they are listed:
+        // the SDK reads the version from `ETag` and honours `Retry-After`.
+        .expose_headers([header::ETAG, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(24 * 60 * 60))
 }
 
 /// One debug line per request: method, route, namespace, status, latency.

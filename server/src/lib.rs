@@ -6,8 +6,7 @@
 //! - [`serve`] runs the HTTP server on a bound listener until a shutdown
 //!   future resolves, then closes the store;
 //! - [`http`] routes requests and answers them, with [`auth`] deciding who
-//!   may do what, [`cors`] which web pages may ask, and [`error`] turning
-//!   every failure into a JSON answer;
+//!   may do what and [`error`] turning every failure into a JSON answer;
 //! - [`store`] holds the data, behind one trait with several backends;
 //! - [`expiry`] reclaims expired entries in the background.
 //!
@@ -17,7 +16,6 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod cors;
 pub mod error;
 pub mod expiry;
 pub mod http;
