@@ -6,22 +6,40 @@
 # and the crate must match exactly, or the generated glue does not load), npm packages by
 # the committed package-lock.json, system packages by the Debian release.
 #
-# Usage: scripts/setup.sh [--test]
-#   --test  also install what only the tests and benchmarks need: Chromium, chromium-driver,
-#           wrk, and curl, openssl and psql if missing (`make demo` needs none of them).
+# Usage: scripts/setup.sh [--test] [--check]
+#   --test   also install what only the tests and benchmarks need: Chromium, chromium-driver,
+#            wrk, and curl, openssl and psql if missing (`make demo` needs none of them).
+#   --check  install nothing: list what is missing, and fail if anything is.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
 want_test_tools=false
+check_only=false
 for arg in "$@"; do
   case "$arg" in
     --test) want_test_tools=true ;;
+    --check) check_only=true ;;
     *) echo "setup: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 
 say() { printf 'setup: %s\n' "$*"; }
+
+# Says what is about to be installed (with --check: what would be).
+announce() {
+  if $check_only; then say "would install $*"; else say "installing $*"; fi
+}
+
+# Runs an install step, or with --check only records that it would have run.
+missing_steps=0
+install() {
+  if $check_only; then
+    missing_steps=$((missing_steps + 1))
+  else
+    "$@"
+  fi
+}
 
 # Run as root directly; otherwise through sudo (apt needs it).
 as_root() {
@@ -32,8 +50,8 @@ as_root() {
 if rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "wasm32-unknown-unknown target present"
 else
-  say "adding the wasm32-unknown-unknown target"
-  rustup target add wasm32-unknown-unknown
+  announce "the wasm32-unknown-unknown target"
+  install rustup target add wasm32-unknown-unknown
 fi
 
 # wasm-bindgen-cli, at exactly the version of the crate in Cargo.lock.
@@ -46,8 +64,8 @@ installed=$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)
 if [ "$installed" = "$bindgen_version" ]; then
   say "wasm-bindgen-cli $bindgen_version present"
 else
-  say "installing wasm-bindgen-cli $bindgen_version (found: ${installed:-none})"
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --locked
+  announce "wasm-bindgen-cli $bindgen_version (found: ${installed:-none})"
+  install cargo install wasm-bindgen-cli --version "$bindgen_version" --locked
 fi
 
 # npm packages from the lock file. `npm ci` wipes node_modules, so run it only when the
@@ -57,9 +75,9 @@ lock_hash=$(sha256sum package-lock.json | awk '{ print $1 }')
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
   say "node_modules matches package-lock.json"
 else
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
-  printf '%s\n' "$lock_hash" >"$stamp"
+  announce "npm packages (npm ci)"
+  install npm ci --no-audit --no-fund
+  $check_only || printf '%s\n' "$lock_hash" >"$stamp"
 fi
 
 # Debian packages: a browser for the browser tests, wrk for the benchmarks, and the
@@ -70,17 +88,27 @@ if $want_test_tools; then
   command -v curl >/dev/null || missing+=(curl)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v psql >/dev/null || missing+=(postgresql-client)
-  command -v chromium >/dev/null || missing+=(chromium)
+  # Without recommends chromium comes without fonts-liberation, which pages use for their
+  # default sans-serif: screenshots would fall back to whatever font happens to exist.
+  command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   say "system packages present"
 else
-  say "installing ${missing[*]} with apt"
+  announce "${missing[*]} with apt"
   export DEBIAN_FRONTEND=noninteractive
-  # A fresh machine has empty package lists; one update is enough for this run.
-  if ! as_root apt-get install -y --no-install-recommends "${missing[@]}"; then
-    as_root apt-get update
-    as_root apt-get install -y --no-install-recommends "${missing[@]}"
-  fi
+  apt_install() {
+    # A fresh machine has empty package lists; one update is enough for this run.
+    if ! as_root apt-get install -y --no-install-recommends "$@"; then
+      as_root apt-get update
+      as_root apt-get install -y --no-install-recommends "$@"
+    fi
+  }
+  install apt_install "${missing[@]}"
+fi
+
+if $check_only && [ "$missing_steps" -gt 0 ]; then
+  say "--check: $missing_steps of the steps above would install something"
+  exit 1
 fi

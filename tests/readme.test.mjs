@@ -244,6 +244,15 @@ test("the two commands are Makefile targets and CI runs the test command", () =>
   assert.match(readFileSync(join(root, ".ci", "run"), "utf8"), /^make test\b/m);
 });
 
+test("the commands are idempotent: after setup, nothing is left to install", async () => {
+  // make test ran scripts/setup.sh --test before this test; a second run must find
+  // everything in place. --check reports what it would install and installs nothing.
+  const { stdout } = await run(join(root, "scripts", "setup.sh"), ["--test", "--check"]).catch(
+    (error) => assert.fail(`setup would install something:\n${error.stdout}${error.stderr}`),
+  );
+  assert.doesNotMatch(stdout, /would install/);
+});
+
 test("the package installs from pkg/ as the README says", async () => {
   const command = block("install").trim().replace("/path/to/runkv", root);
   await run("sh", ["-c", `${command} --no-audit --no-fund`], { cwd: project });
