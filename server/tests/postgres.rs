@@ -319,7 +319,9 @@ async fn bad_urls_are_refused() {
         with_param(&base, "schema=1digit"),
         with_param(&base, "pool_size=0"),
         with_param(&base, "no_such_option=1"),
-        with_param(&base, "sslmode=require"),
+        with_param(&base, "sslmode=sometimes"),
+        with_param(&base, "sslrootcert=/etc/hostname"),
+        with_param(&base, "sslmode=require&sslrootcert=/nonexistent/ca.pem"),
     ] {
         match PostgresStore::connect(&url).await {
             Err(StoreError::Internal(_)) => {}

@@ -27,9 +27,15 @@
 //!   created if missing. Lower-case letters, digits and `_`, at most 63.
 //! - `pool_size=N`: the most connections this server opens (default 16).
 //!
+//! TLS: `sslmode=require` (or `verify-ca`, `verify-full`) connects over TLS
+//! and verifies the server's certificate and host name against the system's
+//! CA certificates, or those in the PEM file `sslrootcert=PATH`. Without
+//! it, the connection is not encrypted.
+//!
 //! Example: `postgres://runkv:secret@db.internal:5432/app?schema=runkv&pool_size=32`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,10 +43,13 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
 };
 use runkv_protocol::{Precondition, Version};
-use tokio_postgres::config::SslMode;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::{Condition, Conflict, Entry, Store, StoreError};
 
@@ -94,11 +103,11 @@ impl PostgresStore {
     /// is invalid or the schema is newer than this server understands.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = ConnectOptions::parse(url)?;
-        let manager = Manager::from_config(
-            options.pg,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match options.tls {
+            Some(tls) => Manager::from_config(options.pg, tls, config),
+            None => Manager::from_config(options.pg, NoTls, config),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.pool_size)
             .wait_timeout(Some(CONNECT_TIMEOUT))
@@ -528,6 +537,8 @@ struct ConnectOptions {
     pg: tokio_postgres::Config,
     schema: String,
     pool_size: usize,
+    /// Set when the URL asks for TLS (`sslmode=require` or `verify-*`).
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl ConnectOptions {
@@ -537,10 +548,13 @@ impl ConnectOptions {
             return Err(invalid("it must start with postgres:// or postgresql://".into()));
         }
 
-        // Take out runkv's own parameters; libpq's stay for tokio-postgres.
+        // Take out runkv's own parameters and the TLS ones it handles itself;
+        // the rest are libpq's, for tokio-postgres.
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
         let mut schema = "public".to_owned();
         let mut pool_size = DEFAULT_POOL_SIZE;
+        let mut ssl_mode = "prefer".to_owned();
+        let mut root_cert = None;
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -552,32 +566,76 @@ impl ConnectOptions {
                             invalid(format!("pool_size={value} is not a number > 0"))
                         })?
                 }
+                "sslmode" => ssl_mode = value.to_owned(),
+                "sslrootcert" => root_cert = Some(value.to_owned()),
                 _ => kept.push(pair),
             }
         }
         validate_schema(&schema).map_err(invalid)?;
 
-        let url =
-            if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+        // Every mode that asks for TLS gets it with the certificate and the
+        // host name verified (libpq's verify-full): an unverified TLS
+        // connection protects against eavesdroppers but not against the
+        // man in the middle that it is usually meant to stop.
+        let tls = match ssl_mode.as_str() {
+            "disable" | "allow" | "prefer" => None,
+            "require" | "verify-ca" | "verify-full" => {
+                Some(tls_connector(root_cert.as_deref()).map_err(invalid)?)
+            }
+            other => {
+                return Err(invalid(format!(
+                    "sslmode={other}: expected disable, prefer, require, verify-ca or verify-full"
+                )))
+            }
+        };
+        if tls.is_none() && root_cert.is_some() {
+            return Err(invalid("sslrootcert is only used with sslmode=require".into()));
+        }
+        kept.push(if tls.is_some() { "sslmode=require" } else { "sslmode=disable" });
+
+        let url = format!("{base}?{}", kept.join("&"));
         // The parser's message never contains the password.
         let mut pg = tokio_postgres::Config::from_str(&url).map_err(|e| invalid(e.to_string()))?;
-        // Without a TLS connector, `require` could only fail at every
-        // connection attempt; say why once, at start-up.
-        if pg.get_ssl_mode() == SslMode::Require {
-            return Err(invalid(
-                "sslmode=require: this server connects without TLS; reach PostgreSQL over a \
-                 private network or a TLS tunnel"
-                    .into(),
-            ));
-        }
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(CONNECT_TIMEOUT);
         }
         if pg.get_application_name().is_none() {
             pg.application_name("runkv-server");
         }
-        Ok(ConnectOptions { pg, schema, pool_size })
+        Ok(ConnectOptions { pg, schema, pool_size, tls })
     }
+}
+
+/// A TLS connector that trusts the CA certificates in `root_cert` (a PEM
+/// file), or else the system's.
+fn tls_connector(root_cert: Option<&str>) -> Result<MakeRustlsConnect, String> {
+    let mut roots = RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("sslrootcert={path}: {e}"))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("sslrootcert={path}: {e}"))?;
+                roots.add(cert).map_err(|e| format!("sslrootcert={path}: {e}"))?;
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    if roots.is_empty() {
+        return Err("sslmode=require, but there are no CA certificates to verify the server \
+                    with; name a PEM file with sslrootcert=PATH"
+            .into());
+    }
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
 }
 
 fn validate_schema(schema: &str) -> Result<(), String> {
@@ -623,8 +681,15 @@ fn pool_error(e: PoolError) -> StoreError {
 fn db_error(e: tokio_postgres::Error) -> StoreError {
     let Some(db) = e.as_db_error() else {
         // No answer from the server at all: the connection failed, closed or
-        // timed out.
-        return StoreError::Unavailable(format!("PostgreSQL: {e}"));
+        // timed out. The driver's message names only the stage ("error
+        // performing TLS handshake"); the causes say what went wrong.
+        let mut message = format!("PostgreSQL: {e}");
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        return StoreError::Unavailable(message);
     };
     let code = db.code();
     let passing = code.code().starts_with("08") // connection exception

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
