@@ -18,11 +18,15 @@ const settings = readSettings();
 const runners = [];
 let nextNumber = 1;
 
-/** Reads the server URL and token from the fragment (`#token=...&url=...`). */
+/**
+ * The API is the server that served this page; the token comes from the fragment
+ * (`#token=...`), which browsers never send to any server, or from the form. The page takes no
+ * server address from its URL, so that a crafted link cannot send the token elsewhere.
+ */
 function readSettings() {
   const params = new URLSearchParams(location.hash.slice(1));
   return {
-    url: params.get("url") || location.origin,
+    url: location.origin,
     token: params.get("token") || sessionStorage.getItem("runkv-demo-token") || "",
   };
 }
@@ -357,11 +361,11 @@ async function refreshBoard() {
   boardBusy = false;
   rows.replaceChildren();
   if (!reply.ok) {
-    rows.append(boardRow(["", `${reader.name} could not read the roster: ${reply.error.code}`]));
+    rows.append(messageRow(`${reader.name} could not read the roster: ${reply.error.code}`));
     return;
   }
   if (reply.result.length === 0) {
-    rows.append(boardRow(["", "No runner has joined yet."]));
+    rows.append(messageRow("No runner has joined yet."));
     return;
   }
   for (const { name, entry } of reply.result) {
@@ -372,19 +376,22 @@ async function refreshBoard() {
 
 function boardRow(cells) {
   const row = document.createElement("tr");
-  if (cells.length === 2) {
-    row.className = "empty";
-    const cell = document.createElement("td");
-    cell.colSpan = 4;
-    cell.textContent = cells[1];
-    row.append(cell);
-    return row;
-  }
   for (const text of cells) {
     const cell = document.createElement("td");
     cell.textContent = text;
     row.append(cell);
   }
+  return row;
+}
+
+/** A row across the whole table, for a message instead of a runner. */
+function messageRow(text) {
+  const row = document.createElement("tr");
+  row.className = "empty";
+  const cell = document.createElement("td");
+  cell.colSpan = 4;
+  cell.textContent = text;
+  row.append(cell);
   return row;
 }
 
