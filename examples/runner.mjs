@@ -22,18 +22,24 @@ const usage = `usage: node examples/runner.mjs [options]
   --watch KEY        a key to print when it changes; repeatable (default: greeting)
   --rounds N         stop after N heartbeats (default: run until Ctrl-C)`;
 
-const { values: flags } = parseArgs({
-  options: {
-    name: { type: "string", default: `node-${process.pid}` },
-    url: { type: "string" },
-    token: { type: "string" },
-    namespace: { type: "string", default: "demo" },
-    interval: { type: "string", default: "2" },
-    watch: { type: "string", multiple: true, default: ["greeting"] },
-    rounds: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  },
-});
+let flags;
+try {
+  ({ values: flags } = parseArgs({
+    options: {
+      name: { type: "string", default: `node-${process.pid}` },
+      url: { type: "string" },
+      token: { type: "string" },
+      namespace: { type: "string", default: "demo" },
+      interval: { type: "string", default: "2" },
+      watch: { type: "string", multiple: true, default: ["greeting"] },
+      rounds: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  }));
+} catch (error) {
+  console.error(`${error.message}\n\n${usage}`);
+  process.exit(2);
+}
 if (flags.help) {
   console.log(usage);
   process.exit(0);
@@ -128,11 +134,22 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/** The names in the roster whose heartbeat expired: runners that stopped without leaving. */
+async function goneRunners() {
+  const roster = (await kv.getJson("runners")) ?? {};
+  const others = Object.keys(roster).filter((other) => other !== name);
+  const beats = await Promise.all(others.map((other) => kv.getEntry(`runner/${other}`)));
+  return others.filter((_, i) => beats[i] === null);
+}
+
 try {
   await heartbeat(0);
+  const gone = await goneRunners();
   await updateRoster((roster) => {
+    for (const other of gone) delete roster[other];
     roster[name] = { joined: new Date().toISOString() };
   });
+  if (gone.length) say(`removed runners that stopped without leaving: ${gone.join(", ")}`);
 } catch (error) {
   say(`could not join: ${explain(error)}`);
   process.exit(1);
