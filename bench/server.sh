@@ -35,10 +35,16 @@ server_bin="$target_dir/release/runkv-server"
 hello_bin="$target_dir/release/examples/hello"
 
 work="$(mktemp -d)"
-pids=()
+# `start` runs in a command substitution, a subshell, so it records each
+# server's PID in a file rather than in a variable the cleanup could not see.
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local pidfile pid
+  for pidfile in "$work"/*.pid; do
+    [ -e "$pidfile" ] || continue
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,7 +55,7 @@ start() {
   local name="$1"
   shift
   "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=("$!")
+  echo "$!" >"$work/$name.pid"
   for _ in $(seq 1 200); do
     if url="$(grep -o 'listening on http://[^ ]*' "$work/$name.out" 2>/dev/null)"; then
       echo "${url#listening on }"
