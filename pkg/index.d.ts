@@ -115,6 +115,7 @@ export type ServerErrorCode =
   | "invalid_value"
   | "invalid_precondition"
   | "value_too_large"
+  | "request_timeout"
   | "unauthorized"
   | "forbidden"
   | "key_not_found"

@@ -21,6 +21,8 @@ pub enum ErrorCode {
     InvalidPrecondition,
     /// The value is larger than the server's limit.
     ValueTooLarge,
+    /// The client stopped sending the request body before it was complete.
+    RequestTimeout,
     /// No credentials, or a token the server does not know.
     Unauthorized,
     /// The token may not use this namespace, or may not write to it.
@@ -57,13 +59,14 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::InvalidNamespace,
         Self::InvalidKey,
         Self::InvalidTtl,
         Self::InvalidValue,
         Self::InvalidPrecondition,
         Self::ValueTooLarge,
+        Self::RequestTimeout,
         Self::Unauthorized,
         Self::Forbidden,
         Self::KeyNotFound,
@@ -90,6 +93,7 @@ impl ErrorCode {
             Self::InvalidValue => "invalid_value",
             Self::InvalidPrecondition => "invalid_precondition",
             Self::ValueTooLarge => "value_too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::KeyNotFound => "key_not_found",
@@ -125,6 +129,7 @@ impl ErrorCode {
             Self::Forbidden => 403,
             Self::KeyNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
             Self::VersionConflict => 412,
             Self::ValueTooLarge => 413,
             Self::Internal => 500,
@@ -145,7 +150,10 @@ impl ErrorCode {
     /// conditional write whose first attempt may have landed could report a
     /// conflict with itself.
     pub const fn retryable(self) -> bool {
-        matches!(self, Self::StorageUnavailable | Self::Network | Self::Timeout)
+        matches!(
+            self,
+            Self::StorageUnavailable | Self::RequestTimeout | Self::Network | Self::Timeout
+        )
     }
 }
 

@@ -117,6 +117,11 @@ impl Tokens {
         if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("a token must be non-empty and have no spaces or control characters".into());
         }
+        // Two grants for one token would leave its rights to the order of
+        // configuration; refuse rather than silently pick one.
+        if self.entries.iter().any(|(known, _)| known == token.as_bytes()) {
+            return Err("this token is configured twice; give each token one entry".into());
+        }
         self.entries.push((token.as_bytes().to_vec(), grant));
         Ok(())
     }
@@ -207,6 +212,13 @@ pub fn generate_token() -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_configured_twice_is_refused() {
+        let mut t = tokens();
+        let err = t.add("ro", Grant::full()).unwrap_err();
+        assert!(err.contains("twice"), "{err}");
+    }
 
     fn tokens() -> Tokens {
         let mut t = Tokens::new();

@@ -210,6 +210,9 @@ const DISCARD_LIMIT: u64 = 16 * 1024 * 1024;
 /// ever held: a declared length far above the limit is refused before
 /// reading, and the rest of a body that passes the limit is discarded as it
 /// arrives.
+/// How long the body of a write may go without any bytes arriving.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn read_value(request: Request, limit: usize) -> Result<String, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -229,7 +232,19 @@ async fn read_value(request: Request, limit: usize) -> Result<String, ApiError> 
     let mut body = request.into_body();
     let mut value = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
     let mut received: u64 = 0;
-    while let Some(frame) = body.frame().await {
+    loop {
+        // A client that stops sending mid-body would otherwise hold its
+        // connection, and a graceful shutdown, open indefinitely.
+        let Ok(next) = tokio::time::timeout(BODY_IDLE_TIMEOUT, body.frame()).await else {
+            return Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the request body stalled: nothing arrived for {} seconds",
+                    BODY_IDLE_TIMEOUT.as_secs()
+                ),
+            ));
+        };
+        let Some(frame) = next else { break };
         let frame = frame.map_err(|e| {
             ApiError::new(ErrorCode::InvalidValue, format!("cannot read the request body: {e}"))
         })?;

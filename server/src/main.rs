@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut tokens = config.tokens()?;
     config.check_exposure(&tokens)?;
+    let cors_origins = config.cors_origins()?;
     let generated = if tokens.is_empty() {
         let token = generate_token()?;
         tokens.add(&token, Grant::full())?;
@@ -44,8 +45,12 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
 
+    // Bind before opening the store, so that a taken port leaves no data
+    // directory behind.
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        format!("cannot listen on {}: {e}; choose another address with --listen", config.listen)
+    })?;
     let store = store::open(&config.store, &config.data_dir).await?;
-    let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
 
     // Test harnesses and users read these lines; the "listening" line comes
@@ -64,7 +69,7 @@ async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut app = App::new(store, tokens);
     app.limits = config.limits();
-    app.cors_origins = config.cors_origins()?;
+    app.cors_origins = cors_origins;
     app.www = config.www.clone();
     app.purge_interval = config.purge_interval();
     serve(listener, app, shutdown_signal()).await?;

@@ -399,6 +399,19 @@ async fn streamed_oversized_value_is_413() {
     api.get("/get/demo/k").await.assert_error(404, "key_not_found");
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_stalled_body_is_408_and_stores_nothing() {
+    let api = api();
+    // One chunk arrives, then nothing: the sender is kept but never used again.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    sender.send(Ok(b"partial".to_vec())).await.unwrap();
+    let body = Body::from_stream(tokio_stream_of(receiver));
+    let request = request(Method::PUT, "/set/demo/k").body(body).unwrap();
+    api.send(request).await.assert_error(408, "request_timeout");
+    api.get("/get/demo/k").await.assert_error(404, "key_not_found");
+    drop(sender);
+}
+
 // TTL
 
 #[tokio::test]
