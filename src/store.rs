@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Object, Promise, Reflect, JSON};
+use js_sys::{JsString, Object, Promise, Reflect, JSON};
 use runkv_protocol::{ErrorCode, Op, Version};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -243,13 +243,22 @@ impl Inner {
 fn request(
     settings: &Settings,
     op: Op,
-    key: &JsValue,
+    key_js: &JsValue,
     body: JsValue,
     call: &CallOptions,
 ) -> Result<Request, Failure> {
-    let Some(key) = key.as_string() else {
+    let Some(key) = key_js.as_string() else {
         return Err(Failure::new(ErrorCode::InvalidKey, "invalid key: it must be a string"));
     };
+    if !well_formed(key_js) {
+        return Err(Failure::new(ErrorCode::InvalidKey, format!("invalid key: {LONE_SURROGATE}")));
+    }
+    if !well_formed(&body) {
+        return Err(Failure::new(
+            ErrorCode::InvalidValue,
+            format!("invalid value: {LONE_SURROGATE}"),
+        ));
+    }
     let mut url = settings.base_url.clone();
     url.push_str(&op.path(&settings.namespace, &key)?);
     if let Some(ttl) = call.ttl {
@@ -262,6 +271,32 @@ fn request(
     });
     let authorization = settings.authorization.clone();
     Ok(Request { method: op.method(), url, authorization, condition, body })
+}
+
+const LONE_SURROGATE: &str = "it has a lone UTF-16 surrogate, which has no UTF-8 form: \
+     converting it would silently replace it with U+FFFD";
+
+#[wasm_bindgen]
+extern "C" {
+    /// A string whose `isWellFormed` may be missing: runtimes older than 2023 lack it.
+    #[wasm_bindgen(extends = JsString)]
+    type MaybeWellFormed;
+
+    #[wasm_bindgen(method, catch, js_name = isWellFormed)]
+    fn is_well_formed(this: &MaybeWellFormed) -> Result<bool, JsValue>;
+}
+
+/// Whether a string (anything else passes) can be converted to UTF-8 without loss. Keys
+/// and values travel as UTF-8, so two strings that differ only in lone surrogates would
+/// otherwise name the same key or store the same value.
+fn well_formed(value: &JsValue) -> bool {
+    match value.dyn_ref::<JsString>() {
+        Some(s) => s
+            .unchecked_ref::<MaybeWellFormed>()
+            .is_well_formed()
+            .unwrap_or_else(|_| s.is_valid_utf16()),
+        None => true,
+    }
 }
 
 /// The failure an error reply stands for, with the server's `Retry-After`.

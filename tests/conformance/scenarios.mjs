@@ -612,12 +612,26 @@ export const scenarios = [
         retries: false,
       });
       const invalid = { code: "invalid_key", status: null, retryable: false };
-      for (const key of ["", ".", "..", "k".repeat(1025), "é".repeat(513)]) {
+      // Lone surrogates have no UTF-8 form: converting them would silently turn two
+      // different keys into the same one.
+      for (const key of ["", ".", "..", "k".repeat(1025), "é".repeat(513), "\ud800", "a\udfffb"]) {
         const label = key.length > 10 ? `${key.length}-character key` : show(key);
         await expectKVError(sdk, () => kv.get(key), invalid, `get ${label}`);
         await expectKVError(sdk, () => kv.set(key, "v"), invalid, `set ${label}`);
         await expectKVError(sdk, () => kv.delete(key), invalid, `delete ${label}`);
       }
+    },
+  },
+  {
+    name: "a value with a lone surrogate is invalid_value, not silently replaced",
+    async run(sdk, config) {
+      const kv = rwStore(sdk.KVStore, config);
+      const key = unique("lone-surrogate");
+      const invalid = { code: "invalid_value", status: null, retryable: false };
+      await expectKVError(sdk, () => kv.set(key, "a\ud800b"), invalid, "set a\\ud800b");
+      assertEqual(await kv.get(key), null, "get after the refused write");
+      await kv.set(key, "a\ud83e\udd80b");
+      assertEqual(await kv.get(key), "a\ud83e\udd80b", "a surrogate pair round-trips");
     },
   },
   {
