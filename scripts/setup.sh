@@ -65,7 +65,7 @@ if [ "$installed" = "$bindgen_version" ]; then
   say "wasm-bindgen-cli $bindgen_version present"
 else
   announce "wasm-bindgen-cli $bindgen_version (found: ${installed:-none})"
-  install cargo install wasm-bindgen-cli --version "$bindgen_version" --locked
+  install cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
 # npm packages from the lock file. `npm ci` wipes node_modules, so run it only when the
