@@ -65,6 +65,8 @@ if [ "$installed" = "$bindgen_version" ]; then
   say "wasm-bindgen-cli $bindgen_version present"
 else
   announce "wasm-bindgen-cli $bindgen_version (found: ${installed:-none})"
+  # Not --locked: the CLI's own lock file pins a webpki-roots release that the registry no
+  # longer offers, so that build fails. The CLI version, the part that must match, is pinned.
   install cargo install wasm-bindgen-cli --version "$bindgen_version"
 fi
 
