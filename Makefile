@@ -20,7 +20,10 @@ help:
 
 demo: setup server package www
 	@echo "Starting runkv-server with the embedded store in $(DATA_DIR)/ (Ctrl-C stops it)."
-	target/release/runkv-server --listen $(LISTEN) --data-dir $(DATA_DIR) --www www
+	@# The demo always runs on a freshly generated token, which the server prints in the URL
+	@# to open: a token left in the shell's environment would hide that URL.
+	env -u RUNKV_TOKEN -u RUNKV_TOKENS_FILE \
+	  target/release/runkv-server --listen $(LISTEN) --data-dir $(DATA_DIR) --www www
 
 test: setup-test
 	scripts/test.sh

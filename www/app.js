@@ -361,6 +361,7 @@ async function refreshBoard() {
   boardBusy = false;
   rows.replaceChildren();
   if (!reply.ok) {
+    if (reply.error.code === "unauthorized") showTokenRejected();
     rows.append(messageRow(`${reader.name} could not read the roster: ${reply.error.code}`));
     return;
   }
@@ -393,6 +394,19 @@ function messageRow(text) {
   cell.textContent = text;
   row.append(cell);
   return row;
+}
+
+/**
+ * The server refused the token of a runner that is not drilling a wrong token: most often a
+ * token from an earlier start, since the server generates a new one each time it starts.
+ */
+function showTokenRejected() {
+  const notice = $("#token-missing");
+  $("h2", notice).textContent = "Token rejected";
+  $("p", notice).textContent =
+    "The server does not know this token. Without a configured token it generates a new " +
+    "one at every start: open the URL it printed last, or paste that token here.";
+  notice.hidden = false;
 }
 
 function showConnection() {

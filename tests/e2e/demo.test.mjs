@@ -151,6 +151,17 @@ test("without a token the page asks for one and the runners say why they fail", 
   }
 });
 
+test("a token from an earlier start is reported as rejected, not as ready", async () => {
+  const stale = await browser.newPage();
+  try {
+    await stale.goto(server.base + "/#token=token-from-an-earlier-start");
+    const notice = stale.getByTestId("token-missing");
+    await notice.getByText("Token rejected").waitFor({ timeout: WAIT_MS });
+  } finally {
+    await stale.close();
+  }
+});
+
 test("a value written in runner 1 is read by runners 2 and 3 with the same version", async () => {
   const key = `e2e/${randomBytes(4).toString("hex")}`;
   const value = `hello from runner 1 at ${new Date().toISOString()}`;
