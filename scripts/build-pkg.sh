@@ -19,7 +19,7 @@ want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print }' C
 have=$(wasm-bindgen --version | awk '{ print $2 }')
 if [ "$want" != "$have" ]; then
   echo "build-pkg: wasm-bindgen-cli is $have, Cargo.lock has wasm-bindgen $want" >&2
-  echo "build-pkg: cargo install wasm-bindgen-cli --version $want --locked" >&2
+  echo "build-pkg: cargo install wasm-bindgen-cli --version $want" >&2
   exit 1
 fi
 for tool in wasm-opt esbuild; do
