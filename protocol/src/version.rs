@@ -54,7 +54,7 @@ impl Precondition {
             Some(v) if !v.is_empty() => Ok(Precondition::Versions(v)),
             _ => Err(ProtocolError::new(
                 ErrorCode::InvalidPrecondition,
-                format!("invalid precondition {raw:?}: expected * or entity tags such as \"17\""),
+                format!("invalid precondition '{raw}': expected * or entity tags such as \"17\""),
             )),
         }
     }

@@ -48,7 +48,15 @@ pub struct Config {
     pub token: Option<String>,
 
     /// Largest accepted value, in bytes; larger writes are answered 413.
-    #[arg(long, env = "RUNKV_MAX_VALUE_BYTES", default_value_t = DEFAULT_MAX_VALUE_BYTES)]
+    #[arg(
+        long,
+        env = "RUNKV_MAX_VALUE_BYTES",
+        default_value_t = DEFAULT_MAX_VALUE_BYTES,
+        value_parser = clap::builder::TypedValueParser::map(
+            clap::value_parser!(u64).range(1..),
+            |n| usize::try_from(n).unwrap_or(usize::MAX),
+        ),
+    )]
     pub max_value_bytes: usize,
 
     /// Longest accepted key, in bytes of UTF-8 (at most 1024).
@@ -123,7 +131,7 @@ impl Config {
         let list = self
             .cors_origins
             .iter()
-            .map(|o| HeaderValue::from_str(o.trim()).map_err(|_| format!("bad CORS origin {o:?}")))
+            .map(|o| parse_origin(o.trim()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CorsOrigins::List(list))
     }
@@ -132,6 +140,22 @@ impl Config {
     pub fn purge_interval(&self) -> Duration {
         Duration::from_secs(self.purge_interval_secs)
     }
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after. Anything else
+/// could never equal a request's `Origin` header, so it is refused rather than ignored.
+fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
+    let bad = |why: &str| {
+        format!("bad CORS origin {origin}: {why}; expected scheme://host[:port] (no path)")
+    };
+    let (scheme, rest) = origin.split_once("://").ok_or_else(|| bad("no scheme"))?;
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+        return Err(bad("the scheme is not valid"));
+    }
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return Err(bad("it has no host, or something after the host"));
+    }
+    HeaderValue::from_str(origin).map_err(|_| bad("it is not a valid header value"))
 }
 
 #[cfg(test)]
@@ -162,6 +186,24 @@ mod tests {
         assert!(public.check_exposure(&tokens).is_ok());
         let local = Config::try_parse_from(["runkv-server", "--listen", "[::1]:0"]).unwrap();
         assert!(local.check_exposure(&Tokens::new()).is_ok());
+    }
+
+    #[test]
+    fn value_limit_must_be_positive() {
+        assert!(Config::try_parse_from(["runkv-server", "--max-value-bytes", "0"]).is_err());
+        let c = Config::try_parse_from(["runkv-server", "--max-value-bytes", "10"]).unwrap();
+        assert_eq!(c.limits().max_value_bytes, 10);
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        let parse = |list: &str| {
+            Config::try_parse_from(["runkv-server", "--cors-origins", list]).unwrap().cors_origins()
+        };
+        assert!(parse("https://a.example,http://localhost:5173").is_ok());
+        for bad in ["https://a.example/", "a.example", "https://", "https://a.example/x", "://x"] {
+            assert!(parse(bad).unwrap_err().contains("bad CORS origin"), "{bad}");
+        }
     }
 
     #[test]

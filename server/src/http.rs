@@ -159,10 +159,18 @@ fn ttl_param(query: Option<&str>) -> Result<Option<u64>, ApiError> {
     let Some(query) = query else {
         return Ok(None);
     };
-    match form_urlencoded::parse(query.as_bytes()).find(|(name, _)| name == "ttl") {
-        Some((_, raw)) => Ok(Some(parse_ttl(&raw)?)),
-        None => Ok(None),
+    let mut values = form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| name == "ttl");
+    let Some((_, raw)) = values.next() else {
+        return Ok(None);
+    };
+    // Two ttls are a client bug; picking one of them would hide it.
+    if values.next().is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTtl,
+            "invalid ttl: it is given more than once",
+        ));
     }
+    Ok(Some(parse_ttl(&raw)?))
 }
 
 fn precondition(headers: &HeaderMap, name: &HeaderName) -> Result<Option<Precondition>, ApiError> {

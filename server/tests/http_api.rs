@@ -457,6 +457,14 @@ async fn fractional_ttl_is_400() {
 }
 
 #[tokio::test]
+async fn ttl_given_twice_is_400() {
+    let api = api();
+    api.put("/set/demo/k?ttl=5&ttl=0", "v").await.assert_error(400, "invalid_ttl");
+    api.put("/set/demo/k?ttl=5&ttl=5", "v").await.assert_error(400, "invalid_ttl");
+    api.get("/get/demo/k").await.assert_error(404, "key_not_found");
+}
+
+#[tokio::test]
 async fn non_numeric_ttl_is_400() {
     let api = api();
     for ttl in ["abc", "", "1e3", "%20"] {
