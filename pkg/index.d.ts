@@ -52,8 +52,8 @@ export interface KVStoreOptions {
   /**
    * Retrying of network errors, timeouts and the statuses 408, 429, 502, 503 and 504:
    * `false` for none, `true` for the defaults, a number for that many retries with the
-   * default backoff, or {@link RetryOptions}. Default: `{ count: 3, baseMs: 100, maxMs: 5000, deadlineMs:
-   * 30000 }`. A conditional write (`ifVersion`, `ifAbsent`) whose attempt may have reached
+   * default backoff, or {@link RetryOptions}. Default:
+   * `{ count: 3, baseMs: 100, maxMs: 5000, deadlineMs: 30000 }`. A conditional write (`ifVersion`, `ifAbsent`) whose attempt may have reached
    * the server is never retried: it rejects with code `outcome_unknown`.
    */
   retries?: boolean | number | RetryOptions;
