@@ -21,13 +21,16 @@ pub mod expiry;
 pub mod http;
 pub mod store;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use runkv_protocol::{DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES};
 use tokio::net::TcpListener;
 
@@ -94,6 +97,9 @@ pub enum CorsOrigins {
     List(Vec<HeaderValue>),
 }
 
+/// How long a client may take to send its request headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long requests in flight may still run once shutdown has begun.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -109,36 +115,53 @@ pub async fn serve(
     let purge = expiry::spawn(app.store.clone(), app.clock.clone(), app.purge_interval);
     let router = http::router(Arc::new(app));
 
-    // Small answers must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
+    // axum::serve offers no header timeout, so connections are served with
+    // hyper-util directly: a client that stalls inside its request headers is
+    // cut off instead of holding a connection, and a graceful shutdown, open.
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, for one: wait for some to be freed.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers must not wait for Nagle's algorithm.
         let _ = tcp.set_nodelay(true);
-    });
+        let service = TowerToHyperService::new(router.clone());
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+        let connection = connections.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+
     // Graceful shutdown waits for requests in flight, but not forever: a
     // client stalled in the middle of an upload must not keep the store open.
-    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        let _ = stopping.send(true);
-    };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
-    let deadline = async move {
-        let _ = stop_requested.wait_for(|&stop| stop).await;
-        tokio::time::sleep(SHUTDOWN_GRACE).await;
-    };
-    let served = tokio::select! {
-        served = server => served,
-        () = deadline => {
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
             tracing::warn!(
                 grace_secs = SHUTDOWN_GRACE.as_secs(),
                 "requests still in flight after the grace period; closing the store anyway"
             );
-            Ok(())
         }
-    };
+    }
 
     purge.abort();
     let closed = store.close().await;
-    served?;
     closed.map_err(std::io::Error::other)?;
     tracing::info!("store closed");
     Ok(())

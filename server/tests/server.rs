@@ -145,6 +145,24 @@ async fn raw_request_targets_are_not_normalised() {
     server.stop().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_client_stalled_in_its_headers_is_cut_off_and_does_not_hold_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start(dir.path(), Arc::new(ManualClock::new(T0)), |_| {}).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+
+    // The paused clock jumps to the header timeout as soon as everything is idle.
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    let started = tokio::time::Instant::now();
+    server.stop().await;
+    assert!(started.elapsed() < runkv_server::SHUTDOWN_GRACE, "shutdown waited for the client");
+}
+
 #[tokio::test]
 async fn oversized_value_is_413_over_the_wire() {
     let dir = tempfile::tempdir().unwrap();
