@@ -17,10 +17,11 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../lib/chromium.mjs";
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const serverBin = process.env.RUNKV_SERVER_BIN ?? join(root, "target", "debug", "runkv-server");
 const artifacts = join(root, "tests", "artifacts");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 // Waits for the page are generous: the first wasm compile in a cold browser on a loaded
 // two-core machine can take seconds. They bound a hang; they do not measure anything.
 const WAIT_MS = 30_000;
@@ -301,19 +302,10 @@ async function main() {
   execFileSync(process.execPath, [join(root, "scripts", "vendor-pkg.mjs")], { stdio: "inherit" });
   server = await startServer();
   browser = await chromium.launchPersistentContext(join(work, "profile"), {
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
     viewport: { width: 1360, height: 1000 },
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   page = browser.pages()[0] ?? (await browser.newPage());
   const pageErrors = [];

@@ -7,6 +7,7 @@ import { access, copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/p
 import path from "node:path";
 import readline from "node:readline";
 
+import { CHROMIUM_ARGS } from "../../lib/chromium.mjs";
 import { resolveExport } from "./fixture.mjs";
 import { startStatic } from "./static.mjs";
 
@@ -286,16 +287,7 @@ export async function launchChromium(work, executablePath) {
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: CHROMIUM_ARGS,
   });
   return context;
 }
